@@ -1,0 +1,103 @@
+"""Leads API (integrations): upsert, read, list, history."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from leads.filters import LeadFilterSet
+from leads.models import Lead
+from leads.selectors import lead_get_for, lead_history, lead_list_for
+from revops.flows.intake import lead_intake
+
+
+class BreakdownItemSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    points = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    owner = serializers.IntegerField(source="owner_id", read_only=True, allow_null=True)
+    account = serializers.IntegerField(source="account_id", read_only=True, allow_null=True)
+    score_breakdown = BreakdownItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id", "email", "first_name", "last_name", "title", "title_level", "department", "phone", "source",
+            "campaign", "segment", "lifecycle_stage", "fit_score", "engagement_score", "score", "owner",
+            "account", "is_recycled", "do_not_contact", "mql_at", "sql_at", "opportunity_at", "customer_at",
+            "score_breakdown", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CompanyInSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    domain = serializers.CharField(max_length=200, required=False, allow_blank=True, allow_null=True)
+    employees = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    annual_revenue = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=0, required=False,
+                                              allow_null=True)
+    industry = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2, min_length=2, required=False, allow_blank=True)
+    state = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+
+class LeadInSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    department = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    source = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    campaign = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    segment = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    company = CompanyInSerializer(required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            data = {**data, "email": data["email"].strip()}
+        return super().to_internal_value(data)
+
+
+class HistoryItemSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    by = serializers.CharField(allow_null=True)
+    field = serializers.CharField()
+    old = serializers.JSONField(allow_null=True)
+    new = serializers.JSONField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = LeadSerializer
+    filterset_class = LeadFilterSet
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        # Filtering happens in the FilterSet backend; the selector applies the permission scope.
+        return lead_list_for(user=self.request.user)
+
+    @extend_schema(responses={200: LeadSerializer, 403: OpenApiResponse(description="not yours"),
+                              404: OpenApiResponse(description="unknown lead")})
+    def retrieve(self, request, pk=None):
+        return Response(LeadSerializer(lead_get_for(user=request.user, lead_id=pk)).data)
+
+    @extend_schema(request=LeadInSerializer, responses={201: LeadSerializer, 200: LeadSerializer,
+                                                        400: OpenApiResponse(description="bad field")})
+    def create(self, request):
+        payload = LeadInSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        fields = dict(payload.validated_data)
+        company = fields.pop("company", None)
+        lead, created = lead_intake(company=company, actor=request.user, reason="api upsert", **fields)
+        return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(responses={200: HistoryItemSerializer(many=True), 403: OpenApiResponse(description="not yours"),
+                              404: OpenApiResponse(description="unknown lead")})
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        lead = lead_get_for(user=request.user, lead_id=pk)
+        return Response(HistoryItemSerializer(lead_history(lead=lead), many=True).data)
