@@ -1,7 +1,12 @@
 from django.urls import path
 
+from revops.api import deals, events, metrics, work
 from revops.api.auth import TokenView
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    *events.urlpatterns,
+    *work.urlpatterns,
+    *deals.urlpatterns,
+    *metrics.urlpatterns,
 ]

@@ -1,7 +1,10 @@
-"""The one router of /api/v1/: each resource registered once."""
+"""The one router of /api/v1/: each resource registered once; apps add theirs through ``register``."""
 
 from rest_framework.routers import DefaultRouter
 
+import pipeline.api
+import scoring.api
+from revops.api import deals, events, metrics, work
 from revops.api.leads import LeadViewSet
 from routing.api import RepViewSet, TeamViewSet, TerritoryViewSet
 
@@ -10,3 +13,5 @@ router.register("leads", LeadViewSet, basename="lead")
 router.register("teams", TeamViewSet, basename="team")
 router.register("reps", RepViewSet, basename="rep")
 router.register("territories", TerritoryViewSet, basename="territory")
+for module in (scoring.api, pipeline.api, events, work, deals, metrics):
+    module.register(router)

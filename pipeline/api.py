@@ -1,0 +1,5 @@
+"""Deals API (filled by the pipeline issue)."""
+
+
+def register(router):
+    """Add this app's viewsets to the /api/v1/ router."""

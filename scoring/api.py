@@ -1,0 +1,5 @@
+"""Scoring-model API (filled by the scoring issue)."""
+
+
+def register(router):
+    """Add this app's viewsets to the /api/v1/ router."""
