@@ -304,9 +304,9 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
 
     @transition(field=lifecycle_stage, source=list(PRE_CUSTOMER), target=Stage.ARCHIVED,
                 custom={"label": "Archive", "form": "leads.forms.ArchiveForm"})
-    def archive(self, *, at, reason: str):
-        if not reason:
-            raise ValidationError({"reason": "A reason is required to archive."})
+    def archive(self, *, at, cause: str):
+        if not cause:
+            raise ValidationError({"cause": "A reason is required to archive."})
         self.archived_at = at
         self.recycle_at = None
 

@@ -33,6 +33,17 @@ def lead_get_for(*, user, lead_id: int, for_update: bool = False) -> Lead:
     return lead
 
 
+def lead_check_change(*, user, email: str) -> None:
+    """Anyone with a scope may add a new lead; changing an existing one needs the right to change it."""
+    from .services import normalise_email
+
+    if access.scope_for(user) == access.NONE:
+        raise PermissionDenied("You have no sales profile.")
+    existing = Lead.objects.filter(email=normalise_email(email)).only("pk", "owner_id").first()
+    if existing is not None and not access.can_change_lead(user, existing):
+        raise PermissionDenied("This lead belongs to someone else.")
+
+
 def lead_history(*, lead: Lead) -> list[dict]:
     """Every stage, score and owner change: ``{at, by, field, old, new, reason}``, oldest first."""
     records = list(

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from leads.filters import LeadFilterSet
 from leads.models import Lead
-from leads.selectors import lead_get_for, lead_history, lead_list_for
+from leads.selectors import lead_check_change, lead_get_for, lead_history, lead_list_for
 from revops.flows.intake import lead_intake
 
 
@@ -86,12 +86,14 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(LeadSerializer(lead_get_for(user=request.user, lead_id=pk)).data)
 
     @extend_schema(request=LeadInSerializer, responses={201: LeadSerializer, 200: LeadSerializer,
-                                                        400: OpenApiResponse(description="bad field")})
+                                                        400: OpenApiResponse(description="bad field"),
+                                                        403: OpenApiResponse(description="lead not yours")})
     def create(self, request):
         payload = LeadInSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         fields = dict(payload.validated_data)
         company = fields.pop("company", None)
+        lead_check_change(user=request.user, email=fields["email"])
         lead, created = lead_intake(company=company, actor=request.user, reason="api upsert", **fields)
         return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

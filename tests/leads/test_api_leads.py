@@ -91,6 +91,6 @@ def test_history_lists_stage_changes_with_actor_and_reason(admin_api, admin_user
     created = admin_api.post("/api/v1/leads/", {"email": "h@hist.io", "first_name": "H",
                                                 "company": {"name": "Hist"}}, format="json").json()
     history = admin_api.get(f"/api/v1/leads/{created['id']}/history/").json()
-    stages = [(h["field"], h["old"], h["new"], h["by"]) for h in history if h["field"] == "lifecycle_stage"]
-    assert stages == [("lifecycle_stage", None, "subscriber", "admin"), ("lifecycle_stage", "subscriber", "lead", "admin")]
+    stages = [(h["old"], h["new"], h["by"]) for h in history if h["field"] == "lifecycle_stage"]
+    assert stages == [(None, "subscriber", "admin"), ("subscriber", "lead", "admin")]
     assert history[-1]["reason"] == "name, email and company known"

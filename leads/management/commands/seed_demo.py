@@ -1,0 +1,233 @@
+"""Load demo data idempotently: teams, reps, territories, accounts, leads at every stage, events, deals.
+
+Every row has a natural key (username, team/territory name, account domain, lead email,
+event idempotency key, deal name), so running the command again adds nothing.
+"""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import Account, EngagementEvent, Lead
+from leads.services import derive_title_level
+from pipeline.models import Deal
+from routing.models import Rep, Team, Territory
+
+PASSWORD = "demo-pass-123"
+GEOGRAPHY = {  # seed 001, "Territory Routing / By Geography"
+    "West": ["CA", "WA", "OR", "NV", "AZ", "UT", "CO", "HI"],
+    "Central": ["TX", "IL", "MN", "MO", "OH", "MI", "WI", "IN"],
+    "East": ["NY", "MA", "PA", "NJ", "CT", "VA", "FL", "GA"],
+}
+TIMEZONES = {"West": "America/Los_Angeles", "Central": "America/Chicago", "East": "America/New_York",
+             "International": "Europe/London", "Enterprise": "America/New_York", "PLG": "America/Chicago",
+             "Customer Success": "America/Chicago"}
+INDUSTRIES = ["software", "it services", "hardware", "banking", "insurance", "fintech", "healthcare",
+              "pharma", "retail", "manufacturing", "education", "media"]
+COUNTRIES = ["US"] * 7 + ["GB", "DE", "FR", "CA", "AU", "NL"]
+TITLES = ["CEO", "CTO", "VP Marketing", "VP Sales", "Director of Operations", "Head of Growth",
+          "Marketing Manager", "Sales Manager", "Software Engineer", "Analyst", "Consultant", "Student Intern",
+          "Chief Revenue Officer", "Director of IT", "Product Manager", "Data Scientist"]
+SOURCES = ["website", "webinar", "paid_search", "paid_social", "referral", "event", "content", "partner"]
+CAMPAIGNS = ["q3-webinar-series", "pricing-retargeting", "ebook-revops-guide", "partner-summit", ""]
+EVENT_TYPES = ["pricing_page_view", "blog_visit", "email_open", "email_click", "webinar_registration",
+               "webinar_attendance", "whitepaper_download", "case_study_view", "homepage_visit",
+               "newsletter_open", "free_trial_signup", "account_created", "core_feature_used", "demo_request"]
+FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Donald", "Frances", "Edsger", "Radia",
+         "Tim", "Katherine", "Dennis", "Hedy", "John", "Sophie", "Yukihiro", "Anita", "Guido"]
+LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Knuth", "Allen",
+        "Dijkstra", "Perlman", "Berners-Lee", "Johnson", "Ritchie", "Lamarr", "McCarthy", "Wilson", "Matsumoto",
+        "Borg", "Rossum"]
+STAGE_MIX = [  # (stage, share of the demo leads)
+    (Lead.Stage.SUBSCRIBER, 0.18), (Lead.Stage.LEAD, 0.40), (Lead.Stage.MQL, 0.12), (Lead.Stage.SQL, 0.07),
+    (Lead.Stage.OPPORTUNITY, 0.08), (Lead.Stage.CUSTOMER, 0.05), (Lead.Stage.EVANGELIST, 0.01),
+    (Lead.Stage.RECYCLED, 0.06), (Lead.Stage.ARCHIVED, 0.03),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent) and print the demo logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--leads", type=int, default=1000)
+        parser.add_argument("--accounts", type=int, default=300)
+
+    def handle(self, *args, leads: int, accounts: int, **options):
+        rng = random.Random(42)  # the same demo every time
+        now = timezone.now().replace(microsecond=0)
+        with transaction.atomic():
+            users = self._people()
+            account_rows = self._accounts(rng, accounts, users)
+            lead_count = self._leads(rng, leads, account_rows, users, now)
+            self._events(rng, now)
+            self._deals(rng, now)
+        self._rescore()
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data ready: {Team.objects.count()} teams, {Rep.objects.count()} reps, "
+            f"{Account.objects.count()} accounts, {Lead.objects.count()} leads ({lead_count} new), "
+            f"{EngagementEvent.objects.count()} events, {Deal.objects.count()} deals."))
+        self.stdout.write(
+            "Demo logins (password for all: demo-pass-123):\n"
+            "  admin          RevOps admin  -> http://127.0.0.1:8000/admin/\n"
+            "  manager.west   manager       -> http://127.0.0.1:8000/admin/ and /app/\n"
+            "  ae.west1       AE            -> http://127.0.0.1:8000/app/\n"
+            "  API token: POST /api/v1/auth/token/ {\"username\": \"admin\", \"password\": \"demo-pass-123\"}"
+        )
+
+    def _user(self, username, *, staff=False, superuser=False):
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@demo.revops.test", "is_staff": staff or superuser,
+                                         "is_superuser": superuser})
+        if created:
+            user.set_password(PASSWORD)
+            user.save(update_fields=["password"])
+        return user
+
+    def _rep(self, username, team, role, manager=None, **extra):
+        user = self._user(username, staff=role == Rep.Role.MANAGER)
+        rep, _ = Rep.objects.get_or_create(user=user, defaults={"team": team, "role": role, "manager": manager,
+                                                                "timezone": team.timezone, **extra})
+        return rep
+
+    def _people(self):
+        self._user("admin", superuser=True)
+        reps = {"ae": [], "sdr": [], "cs": [], "enterprise_ae": [], "plg_specialist": []}
+        for name, tz in TIMEZONES.items():
+            team, _ = Team.objects.get_or_create(
+                name=name, defaults={"timezone": tz, "holiday_country": None if name == "International" else "US",
+                                     "queue_sla_minutes": 60})
+            slug = name.lower().replace(" ", "")
+            manager = self._rep(f"manager.{slug}", team, Rep.Role.MANAGER)
+            role = {"Enterprise": Rep.Role.ENTERPRISE_AE, "PLG": Rep.Role.PLG_SPECIALIST,
+                    "Customer Success": Rep.Role.CS}.get(name, Rep.Role.AE)
+            prefix = {"Enterprise": "ent", "PLG": "plg", "Customer Success": "cs"}.get(name, "ae")
+            members = [self._rep(f"{prefix}.{slug}{i}", team, role, manager, quota_attainment=Decimal(q))
+                       for i, q in ((1, "0.62"), (2, "1.05"))]
+            if role == Rep.Role.AE:
+                members.append(self._rep(f"sdr.{slug}1", team, Rep.Role.SDR, manager))
+            for rep, partner in zip(members, members[1:] + members[:1], strict=True):
+                if rep.backup_id is None:
+                    rep.backup = partner
+                    rep.save(update_fields=["backup"])
+            for rep in members:
+                reps[rep.role].append(rep)
+            if name in GEOGRAPHY:
+                territory, _ = Territory.objects.get_or_create(
+                    name=name, defaults={"countries": ["US"], "states": GEOGRAPHY[name], "team": team,
+                                         "priority": 50})
+            elif name == "International":
+                territory, _ = Territory.objects.get_or_create(
+                    name="International", defaults={"countries": [c for c in set(COUNTRIES) if c != "US"],
+                                                    "team": team, "priority": 40})
+            else:
+                continue
+            for rep in members:
+                rep.territories.add(territory)
+        return reps
+
+    def _accounts(self, rng, count, users):
+        owners = users["ae"] + users["enterprise_ae"]
+        rows = []
+        for i in range(count):
+            country = rng.choice(COUNTRIES)
+            employees = int(rng.lognormvariate(5, 1.6)) + 1
+            tier = rng.choices([0, 1, 2, 3], weights=[80, 3, 7, 10])[0]
+            rows.append(Account(
+                name=f"{rng.choice(['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Vandelay', 'Stark', 'Wayne', 'Tyrell', 'Soylent'])} "  # noqa: E501
+                     f"{rng.choice(['Labs', 'Systems', 'Group', 'Analytics', 'Health', 'Capital', 'Works'])} {i}",
+                domain=f"demo-account-{i}.example.com", employees=employees,
+                annual_revenue=Decimal(employees * rng.randint(80, 400) * 1000),
+                industry=rng.choice(INDUSTRIES), country=country,
+                state=rng.choice(sum(GEOGRAPHY.values(), [])) if country == "US" else "",
+                tech_tags=rng.sample(["salesforce", "hubspot", "segment", "snowflake", "slack", "marketo"], 2),
+                abm_tier=tier, owner=rng.choice(owners).user if tier else None,
+            ))
+        Account.objects.bulk_create(rows, ignore_conflicts=True)
+        return list(Account.objects.filter(domain__startswith="demo-account-").order_by("id"))
+
+    def _leads(self, rng, count, accounts, users, now):
+        owners = [r.user for r in users["ae"] + users["sdr"]]
+        stages = [s for s, _ in STAGE_MIX]
+        weights = [w for _, w in STAGE_MIX]
+        rows = []
+        for i in range(count):
+            stage = rng.choices(stages, weights=weights)[0]
+            account = rng.choice(accounts)
+            created = now - timedelta(days=rng.uniform(1, 90))
+            title = rng.choice(TITLES)
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            lead = Lead(
+                email=f"{first}.{last}.{i}@{account.domain}".lower(), first_name=first, last_name=last,
+                title=title, title_level=derive_title_level(title), source=rng.choice(SOURCES),
+                campaign=rng.choice(CAMPAIGNS), account=account if stage != Lead.Stage.SUBSCRIBER else None,
+                lifecycle_stage=stage, created_at=created,
+            )
+            reached = {Lead.Stage.MQL: 1, Lead.Stage.SQL: 2, Lead.Stage.OPPORTUNITY: 3, Lead.Stage.CUSTOMER: 4,
+                       Lead.Stage.EVANGELIST: 4, Lead.Stage.RECYCLED: 1, Lead.Stage.ARCHIVED: 1}.get(stage, 0)
+            at = created
+            if stage != Lead.Stage.SUBSCRIBER:
+                lead.lead_at = created
+            for level, field in enumerate(["mql_at", "sql_at", "opportunity_at", "customer_at"], start=1):
+                if reached >= level:
+                    at = min(now, at + timedelta(hours=rng.uniform(2, 120)))
+                    setattr(lead, field, at)
+                    setattr(lead, f"first_{field}", at)
+            if stage in (Lead.Stage.MQL, Lead.Stage.SQL, Lead.Stage.OPPORTUNITY, Lead.Stage.CUSTOMER,
+                         Lead.Stage.EVANGELIST):
+                lead.owner = rng.choice(owners)
+            if stage == Lead.Stage.RECYCLED:
+                lead.recycled_at = min(now, at + timedelta(days=2))
+            if stage == Lead.Stage.ARCHIVED:
+                lead.archived_at = min(now, at + timedelta(days=2))
+            rows.append(lead)
+        before = Lead.objects.count()
+        Lead.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        return Lead.objects.count() - before
+
+    def _events(self, rng, now):
+        rows = []
+        for lead in Lead.objects.filter(email__contains="@demo-account-").only("id", "created_at").order_by("id"):
+            for n in range(rng.randint(0, 8)):
+                occurred = lead.created_at + (now - lead.created_at) * rng.random()
+                rows.append(EngagementEvent(
+                    lead_id=lead.id, type=rng.choice(EVENT_TYPES), occurred_at=occurred,
+                    idempotency_key=f"demo-{lead.id}-{n}", properties={"source": "demo"}))
+        EngagementEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+
+    def _deals(self, rng, now):
+        stages = [s for s in Deal.Stage.values]
+        candidates = Lead.objects.filter(
+            lifecycle_stage__in=[Lead.Stage.OPPORTUNITY, Lead.Stage.CUSTOMER, Lead.Stage.EVANGELIST],
+            email__contains="@demo-account-").order_by("id")
+        existing = set(Deal.objects.filter(name__startswith="Demo deal ").values_list("name", flat=True))
+        rows = []
+        for index, lead in enumerate(candidates):
+            name = f"Demo deal {lead.pk}"
+            if name in existing:
+                continue
+            if lead.lifecycle_stage == Lead.Stage.OPPORTUNITY:
+                stage = stages[index % 5]  # every open stage
+            else:
+                stage = Deal.Stage.CLOSED_WON
+            rows.append(Deal(name=name, account_id=lead.account_id, lead=lead, owner_id=lead.owner_id,
+                             amount=Decimal(rng.randint(5, 120) * 1000), stage=stage,
+                             close_date=(now + timedelta(days=rng.randint(-30, 90))).date(),
+                             stage_entered_at=now - timedelta(days=rng.randint(0, 30)),
+                             closed_at=now if stage == Deal.Stage.CLOSED_WON else None))
+        lost = Lead.objects.filter(lifecycle_stage=Lead.Stage.RECYCLED, email__contains="@demo-account-")[:20]
+        for lead in lost:
+            name = f"Demo deal {lead.pk}"
+            if name not in existing:
+                rows.append(Deal(name=name, account_id=lead.account_id, lead=lead, owner_id=lead.owner_id,
+                                 amount=Decimal(rng.randint(5, 60) * 1000), stage=Deal.Stage.CLOSED_LOST,
+                                 close_date=now.date(), closed_at=now, stage_entered_at=now))
+        Deal.objects.bulk_create(rows)
+
+    def _rescore(self):
+        """Score every demo lead with the active models (when the scoring app provides it)."""

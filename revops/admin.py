@@ -1,0 +1,53 @@
+"""Lead admin lives at the top layer: its transition buttons run the same flows as the API."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from django_fsm.admin import FSMAdminMixin
+from simple_history.admin import SimpleHistoryAdmin
+
+from leads import access
+from leads.models import Lead
+
+from .flows import lifecycle
+from .models import Notification
+
+
+@admin.register(Lead)
+class LeadAdmin(FSMAdminMixin, SimpleHistoryAdmin):
+    fsm_fields = ["lifecycle_stage"]
+    list_display = ["email", "full_name", "account", "lifecycle_stage", "score", "fit_score", "engagement_score",
+                    "owner", "is_recycled", "mql_at", "created_at"]
+    list_filter = ["lifecycle_stage", "segment", "source", "is_recycled", "title_level", "do_not_contact"]
+    search_fields = ["email", "first_name", "last_name", "account__name", "account__domain"]
+    list_select_related = ["account", "owner"]
+    raw_id_fields = ["account", "owner"]
+    readonly_fields = ["lifecycle_stage", "fit_score", "engagement_score", "score", "score_breakdown", "scored_at",
+                       "mql_criteria_met", "suppression_reason", "mql_at", "sql_at", "opportunity_at",
+                       "customer_at", "recycled_at", "archived_at", "is_recycled"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return access.restrict_leads(super().get_queryset(request), request.user)
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
+        """Run the transition through the same service as the API (never a bare model call)."""
+        try:
+            lifecycle.lead_run_transition(lead=obj, transition=transition_name, actor=request.user,
+                                          reason=f"admin: {transition_name}", **(kwargs or {}))
+        except (TransitionNotAllowed, ConcurrentTransition, ValidationError) as error:
+            self.message_user(request, f"{transition_name} failed: {error}", level=messages.ERROR)
+            return False
+        self.message_user(request, f"{transition_name} done.", level=messages.SUCCESS)
+        return True
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "event", "recipient"]
+    list_filter = ["channel", "event"]
+    search_fields = ["recipient", "dedupe_key"]
+    readonly_fields = ["channel", "event", "recipient", "payload", "dedupe_key", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
