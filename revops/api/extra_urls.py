@@ -1,6 +1,6 @@
 from django.urls import path
 
-from revops.api import deals, events, metrics, work
+from revops.api import dashboards, deals, events, metrics, work
 from revops.api.auth import TokenView
 
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     *work.urlpatterns,
     *deals.urlpatterns,
     *metrics.urlpatterns,
+    *dashboards.urlpatterns,
 ]

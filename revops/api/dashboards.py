@@ -1,0 +1,3 @@
+"""Metrics endpoints for dashboards (funnel and friends)."""
+
+urlpatterns: list = []
