@@ -6,6 +6,7 @@ with conditional updates, so two clusters running the same schedule change nothi
 
 from django.db import transaction
 
+import leads.schedules
 import pipeline.schedules
 import routing.schedules
 import scoring.schedules
@@ -15,7 +16,7 @@ MANAGED_PREFIX = "revops-"
 
 def all_schedules() -> dict[str, tuple[str, str, int | None]]:
     merged: dict[str, tuple[str, str, int | None]] = {}
-    for module in (scoring.schedules, routing.schedules, pipeline.schedules):
+    for module in (leads.schedules, scoring.schedules, routing.schedules, pipeline.schedules):
         merged.update(module.SCHEDULES)
     return merged
 
