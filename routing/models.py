@@ -116,6 +116,8 @@ class Assignment(models.Model):
     skipped = models.JSONField(default=list, blank=True, help_text="[{rule, why}] for earlier rules")
     policy = models.CharField(max_length=100, blank=True)
     trigger = models.CharField(max_length=50, blank=True)
+    # The MQL episode this decision belongs to: a retried handoff of the same episode finds it.
+    mql_at = models.DateTimeField(null=True, blank=True)
     is_current = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -129,3 +131,173 @@ class Assignment(models.Model):
 
     def __str__(self):
         return f"{self.lead_id} -> {self.rep_id or self.team_id} ({self.rule})"
+
+
+class RoutingStep(BaseModel):
+    """One step of the routing decision tree; active steps are tried by ascending ``order``.
+
+    ``conditions`` holds the kind's settings (JSON so managers can tune them in the admin):
+
+    * ``named_account`` — ``{"abm_tiers": [1, 2, 3] or []}``: the account owner, or the owner of an
+      open deal; the owner's backup when the owner is unavailable. Empty tiers = any account with an owner.
+    * ``enterprise`` — ``{"min_employees": 1000, "industries": [...]}`` (empty industries = any).
+    * ``plg`` — ``{"event_groups": [["team_member_invited"]]}``: the lead has one event of every group.
+    * ``territory`` — none: the highest-priority matching Territory; its owner, else round-robin in its team.
+    * ``round_robin`` — ``{"period": "week" | "month" | "day", "quota_bonus": 0.5}``.
+    * ``fallback`` — none: the team queue of ``team`` (Assignment without a rep).
+
+    ``team`` / ``role`` narrow the round-robin pool of the step; ``policy`` forces an SLA policy.
+    """
+
+    class Kind(models.TextChoices):
+        NAMED_ACCOUNT = "named_account", "Named / target account owner"
+        ENTERPRISE = "enterprise", "Large ACV -> enterprise team"
+        PLG = "plg", "PLG signup with team usage"
+        TERRITORY = "territory", "Territory"
+        ROUND_ROBIN = "round_robin", "Round-robin across the pool"
+        FALLBACK = "fallback", "Fallback team queue"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    order = models.PositiveIntegerField(default=100, help_text="Lower runs first (most specific first)")
+    active = models.BooleanField(default=True)
+    conditions = models.JSONField(default=dict, blank=True)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="routing_steps")
+    role = models.CharField(max_length=20, choices=Rep.Role.choices, blank=True,
+                            help_text="Only reps with this role (empty = any sales role)")
+    policy = models.ForeignKey("SlaPolicy", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="routing_steps", help_text="Force this SLA policy (else by rules)")
+    history = history()
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self):
+        return f"{self.order}. {self.name}"
+
+
+def default_sla_steps():
+    return []
+
+
+class SlaPolicy(BaseModel):
+    """A first-contact SLA and its escalation chain, in business minutes of the owner's team calendar.
+
+    ``steps`` = ``[{"after_minutes": 5, "action": "remind_owner"}, ...]`` counted from the MQL
+    (clock start), or ``{"at_due": true, ...}`` to fire at the first-contact deadline.
+    Actions: remind_owner, alert_backup, alert_manager, reassign (first-contact chain, stopped
+    by the first contact) and qualification_overdue (stopped by the SQL/reject decision).
+    The policy applying to a handoff is the active one with the highest ``priority`` whose
+    non-empty selectors (ABM tiers, segments, triggers) all match.
+    """
+
+    class Action(models.TextChoices):
+        REMIND_OWNER = "remind_owner", "Remind owner"
+        ALERT_BACKUP = "alert_backup", "Alert backup"
+        ALERT_MANAGER = "alert_manager", "Alert manager"
+        REASSIGN = "reassign", "Reassign by round-robin"
+        QUALIFICATION_OVERDUE = "qualification_overdue", "Qualification decision overdue (alert manager)"
+
+    name = models.CharField(max_length=100, unique=True)
+    priority = models.IntegerField(default=0, help_text="Highest matching policy wins")
+    active = models.BooleanField(default=True)
+    abm_tiers = models.JSONField(default=list, blank=True, help_text="Empty = any tier")
+    segments = models.JSONField(default=list, blank=True, help_text="Empty = any segment")
+    triggers = models.JSONField(default=list, blank=True, help_text="Triggering event types; empty = any")
+    for_queue = models.BooleanField(default=False, help_text="Applies to leads left in a team queue")
+    first_contact_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Business minutes; empty = same business day (or the team's queue SLA)")
+    qualification_minutes = models.PositiveIntegerField(null=True, blank=True, help_text="Business minutes")
+    steps = models.JSONField(default=default_sla_steps, blank=True)
+    history = history()
+
+    class Meta:
+        ordering = ["-priority", "name"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        actions = set(self.Action.values)
+        for index, step in enumerate(self.steps or []):
+            if not isinstance(step, dict) or step.get("action") not in actions:
+                raise ValidationError({"steps": f"Step {index}: unknown action."})
+            if step.get("at_due"):
+                continue  # fires at the first-contact deadline (e.g. "same business day")
+            minutes = step.get("after_minutes")
+            if not isinstance(minutes, int) or minutes < 0:
+                raise ValidationError({"steps": f"Step {index}: after_minutes must be a whole number >= 0."})
+
+
+class LeadSla(models.Model):
+    """The SLA clock of one handoff (one MQL episode) of a lead; ``is_current`` marks the live one."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="slas")
+    assignment = models.ForeignKey(Assignment, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="slas")
+    policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="slas")
+    policy_name = models.CharField(max_length=100)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="slas")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="lead_slas")
+    trigger = models.CharField(max_length=50, blank=True)
+    started_at = models.DateTimeField(db_index=True, help_text="MQL time (speed-to-lead starts here)")
+    clock_start = models.DateTimeField(help_text="Next business opening at or after the MQL")
+    first_contact_due = models.DateTimeField(db_index=True)
+    qualification_due = models.DateTimeField(null=True, blank=True)
+    first_contact_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Wall-clock seconds from MQL to first contact: plain integers keep the metrics set-based on any DB.
+    response_seconds = models.PositiveIntegerField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    is_current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        verbose_name = "lead SLA"
+        constraints = [
+            models.UniqueConstraint(fields=["lead"], condition=models.Q(is_current=True),
+                                    name="leadsla_one_current_per_lead"),
+        ]
+
+    def __str__(self):
+        return f"{self.lead_id} {self.policy_name} due {self.first_contact_due:%Y-%m-%d %H:%M}"
+
+
+class SlaStep(models.Model):
+    """One timer of an escalation chain: a due-at row the sweeper claims once; fired rows are the escalations."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        FIRED = "fired"
+        SKIPPED = "skipped", "Skipped (a later step was already due)"
+        CANCELLED = "cancelled", "Cancelled (contacted or decided)"
+
+    class StopsOn(models.TextChoices):
+        FIRST_CONTACT = "first_contact"
+        DECISION = "decision"
+
+    sla = models.ForeignKey(LeadSla, on_delete=models.CASCADE, related_name="steps")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="sla_steps")
+    index = models.PositiveSmallIntegerField()
+    action = models.CharField(max_length=30, choices=SlaPolicy.Action.choices)
+    stops_on = models.CharField(max_length=20, choices=StopsOn.choices, default=StopsOn.FIRST_CONTACT)
+    breach = models.BooleanField(default=False, help_text="Firing this step means the SLA was breached")
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    claim = models.UUIDField(null=True, blank=True, db_index=True)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="sla_escalations")
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "index"]
+        verbose_name = "SLA step / escalation"
+        constraints = [models.UniqueConstraint(fields=["sla", "index"], name="slastep_once_per_sla")]
+        indexes = [models.Index(fields=["status", "due_at"], name="slastep_pending_due_idx")]
+
+    def __str__(self):
+        return f"{self.lead_id} {self.action} @ {self.due_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -1,3 +1,8 @@
-"""Background jobs of the routing app: name -> (function path, django-q2 schedule type, minutes)."""
+"""Background jobs of the routing app: name -> (function path, django-q2 schedule type, minutes).
 
-SCHEDULES: dict[str, tuple[str, str, int | None]] = {}
+Upserted by ``manage.py sync_schedules`` (never at import). One sweeper for every SLA timer.
+"""
+
+SCHEDULES: dict[str, tuple[str, str, int | None]] = {
+    "revops-sla-sweep": ("routing.tasks.sweep_sla", "I", 1),  # django_q Schedule.MINUTES == "I"
+}
