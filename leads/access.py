@@ -37,9 +37,17 @@ def scope_for(user) -> str:
 
 
 def _team_queue_q(team_id) -> Q:
+    """Unowned leads whose current assignment is the team's queue.
+
+    A subquery on the primary key, not a join: OR-ing a join over all of a lead's
+    assignments would repeat a lead once per assignment row.
+    """
+    from .models import Lead
+
     if team_id is None:
         return Q(pk__in=[])
-    return Q(owner__isnull=True, assignments__is_current=True, assignments__team_id=team_id)
+    queue = Lead.objects.filter(owner__isnull=True, assignments__is_current=True, assignments__team_id=team_id)
+    return Q(pk__in=queue.values("pk"))
 
 
 def visible_leads_q(user) -> Q:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from leads.filters import LeadFilterSet
 from leads.models import Lead
 from leads.selectors import lead_check_change, lead_get_for, lead_history, lead_list_for
+from revops.flows import qualification
 from revops.flows.intake import lead_intake
 
 
@@ -62,6 +63,32 @@ class LeadInSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class AcceptInSerializer(serializers.Serializer):
+    budget = serializers.BooleanField(default=False)
+    authority = serializers.BooleanField(default=False)
+    need = serializers.BooleanField(default=False)
+    timeline = serializers.BooleanField(default=False)
+
+
+class RejectInSerializer(serializers.Serializer):
+    reason_code = serializers.CharField(max_length=20)
+    contract_renewal_date = serializers.DateField(required=False, allow_null=True)
+
+
+class ConvertInSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    close_date = serializers.DateField()
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ConvertedLeadSerializer(LeadSerializer):
+    deal = serializers.IntegerField(read_only=True)
+
+    class Meta(LeadSerializer.Meta):
+        fields = [*LeadSerializer.Meta.fields, "deal"]
+        read_only_fields = fields
+
+
 class HistoryItemSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     by = serializers.CharField(allow_null=True)
@@ -69,6 +96,14 @@ class HistoryItemSerializer(serializers.Serializer):
     old = serializers.JSONField(allow_null=True)
     new = serializers.JSONField(allow_null=True)
     reason = serializers.CharField(allow_blank=True)
+
+
+_ACTION_ERRORS = {
+    400: OpenApiResponse(description="a guard or required field, named"),
+    403: OpenApiResponse(description="not yours"),
+    404: OpenApiResponse(description="unknown lead"),
+    409: OpenApiResponse(description="not allowed from this stage, or changed concurrently"),
+}
 
 
 class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -96,6 +131,38 @@ class LeadViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         lead_check_change(user=request.user, email=fields["email"])
         lead, created = lead_intake(company=company, actor=request.user, reason="api upsert", **fields)
         return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def _action_lead(self, request, pk):
+        # 404 for an unknown id, 403 for a lead the user may not change.
+        return lead_get_for(user=request.user, lead_id=pk)
+
+    @extend_schema(request=AcceptInSerializer, responses={200: LeadSerializer, **_ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        lead = self._action_lead(request, pk)
+        payload = AcceptInSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        lead = qualification.lead_accept(lead=lead, actor=request.user, **payload.validated_data)
+        return Response(LeadSerializer(lead).data)
+
+    @extend_schema(request=RejectInSerializer, responses={200: LeadSerializer, **_ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        lead = self._action_lead(request, pk)
+        payload = RejectInSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        lead = qualification.lead_reject_with_code(lead=lead, actor=request.user, **payload.validated_data)
+        return Response(LeadSerializer(lead).data)
+
+    @extend_schema(request=ConvertInSerializer, responses={200: ConvertedLeadSerializer, **_ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def convert(self, request, pk=None):
+        lead = self._action_lead(request, pk)
+        payload = ConvertInSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        lead, deal = qualification.lead_convert(lead=lead, actor=request.user, **payload.validated_data)
+        lead.deal = deal.pk
+        return Response(ConvertedLeadSerializer(lead).data)
 
     @extend_schema(responses={200: HistoryItemSerializer(many=True), 403: OpenApiResponse(description="not yours"),
                               404: OpenApiResponse(description="unknown lead")})

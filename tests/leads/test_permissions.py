@@ -83,3 +83,11 @@ def test_configuration_is_for_managers_and_admins(world):
     assert as_user(world["rep"]).post("/api/v1/teams/", payload, format="json").status_code == 403
     assert as_user(world["staff"]).post("/api/v1/teams/", payload, format="json").status_code == 201
     assert APIClient().get("/api/v1/teams/").status_code == 401
+
+
+def test_a_lead_with_many_assignments_is_listed_once(world):
+    for _ in range(3):
+        Assignment.objects.create(lead=world["owned"], team=world["owned"].owner.rep.team, rule="rr",
+                                  is_current=False)
+    results = as_user(world["rep"]).get("/api/v1/leads/").json()["results"]
+    assert sorted(r["email"] for r in results) == ["owned@acme.io", "queued@acme.io"]
