@@ -1,0 +1,1 @@
+"""Web pages that span apps: deal board and approvals inbox, manager dashboards."""
