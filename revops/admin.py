@@ -10,7 +10,7 @@ from leads import access
 from leads.models import Lead
 
 from .flows import lifecycle
-from .models import Notification
+from .models import Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 
 @admin.register(Lead)
@@ -48,6 +48,35 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["channel", "event"]
     search_fields = ["recipient", "dedupe_key"]
     readonly_fields = ["channel", "event", "recipient", "payload", "dedupe_key", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["name", "url", "events", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "url"]
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "status_code", "error", "duration_ms"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["notification", "subscription", "status", "attempts", "next_attempt_at", "created_at"]
+    list_filter = ["status", "subscription"]
+    search_fields = ["notification__event", "subscription__name"]
+    readonly_fields = ["notification", "subscription", "status", "attempts", "next_attempt_at", "created_at"]
+    inlines = [WebhookAttemptInline]
 
     def has_add_permission(self, request):
         return False

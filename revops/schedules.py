@@ -13,9 +13,14 @@ import scoring.schedules
 
 MANAGED_PREFIX = "revops-"
 
+# Cross-app jobs owned by revops itself.
+SCHEDULES: dict[str, tuple[str, str, int | None]] = {
+    "revops-webhook-retry": ("revops.notifications.retry_due_webhooks_task", "I", 1),
+}
+
 
 def all_schedules() -> dict[str, tuple[str, str, int | None]]:
-    merged: dict[str, tuple[str, str, int | None]] = {}
+    merged: dict[str, tuple[str, str, int | None]] = dict(SCHEDULES)
     for module in (leads.schedules, scoring.schedules, routing.schedules, pipeline.schedules):
         merged.update(module.SCHEDULES)
     return merged
