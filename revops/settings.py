@@ -159,8 +159,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "revops@localhost")
 
-# Outbound webhook (Slack-compatible JSON {"text": ...}); empty disables delivery.
-REVOPS_WEBHOOK_URL = os.environ.get("REVOPS_WEBHOOK_URL", "")
+# Outbound webhooks are configured in the admin (revops.WebhookSubscription).
 
 LOGGING = {
     "version": 1,

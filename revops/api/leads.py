@@ -14,8 +14,11 @@ from revops.flows.intake import lead_intake
 
 class BreakdownItemSerializer(serializers.Serializer):
     rule = serializers.CharField()
+    kind = serializers.CharField(required=False)
     points = serializers.IntegerField()
     reason = serializers.CharField()
+    # The events behind the points (event ids), so a rep can see exactly why.
+    events = serializers.ListField(child=serializers.JSONField(), required=False)
 
 
 class LeadSerializer(serializers.ModelSerializer):
