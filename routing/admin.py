@@ -56,17 +56,17 @@ class RoutingStepAdmin(SimpleHistoryAdmin):
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "priority", "active", "abm_tiers", "segments", "triggers", "for_queue",
+    list_display = ["name", "phase", "priority", "active", "abm_tiers", "segments", "triggers", "for_queue",
                     "first_contact_minutes", "qualification_minutes"]
-    list_filter = ["active", "for_queue"]
+    list_filter = ["phase", "active", "for_queue"]
     search_fields = ["name"]
 
 
 @admin.register(Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "lead", "rep", "team", "rule", "policy", "trigger", "is_current"]
+    list_display = ["created_at", "lead", "rep", "team", "rule", "note", "policy", "trigger", "is_current"]
     list_filter = ["rule", "is_current", "team", "trigger"]
-    search_fields = ["lead__email", "rep__user__username", "reason"]
+    search_fields = ["lead__email", "rep__user__username", "reason", "note"]
     list_select_related = ["lead", "rep__user", "team"]
     readonly_fields = [f.name for f in Assignment._meta.fields]
     date_hierarchy = "created_at"
@@ -84,15 +84,15 @@ class SlaStepInline(admin.TabularInline):
     model = SlaStep
     extra = 0
     can_delete = False
-    fields = ["index", "action", "due_at", "status", "fired_at", "to", "note"]
+    fields = ["index", "action", "stops_on", "due_at", "status", "fired_at", "to", "note"]
     readonly_fields = fields
 
 
 @admin.register(LeadSla)
 class LeadSlaAdmin(admin.ModelAdmin):
-    list_display = ["lead", "policy_name", "owner", "started_at", "first_contact_due", "first_contact_at",
-                    "breached_at", "is_current"]
-    list_filter = ["policy_name", "is_current", "team"]
+    list_display = ["lead", "phase", "policy_name", "owner", "started_at", "first_contact_due", "first_contact_at",
+                    "breached_at", "pipeline_review_at", "is_current"]
+    list_filter = ["phase", "policy_name", "is_current", "team", ("pipeline_review_at", admin.EmptyFieldListFilter)]
     search_fields = ["lead__email", "owner__username"]
     list_select_related = ["lead", "owner"]
     readonly_fields = [f.name for f in LeadSla._meta.fields]

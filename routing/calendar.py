@@ -117,6 +117,24 @@ def add_business_time(start: dt.datetime, duration: dt.timedelta | int, calendar
     raise AssertionError("unreachable")  # pragma: no cover - _windows_from raises first
 
 
+def business_day_length(calendar: BusinessCalendar) -> dt.timedelta:
+    """Working time of one full business day (the local window; a DST change never falls inside it)."""
+    day = dt.date(2000, 1, 3)
+    return dt.datetime.combine(day, calendar.work_end) - dt.datetime.combine(day, calendar.work_start)
+
+
+def add_business_days(start: dt.datetime, days: int, calendar: BusinessCalendar) -> dt.datetime:
+    """The instant ``days`` whole business days after ``start`` ("within 3 business days").
+
+    Inside working hours it is the same time of day ``days`` working days later (Mon 10:00 + 3 ->
+    Thu 10:00, skipping weekends and holidays); outside them the clock starts at the next opening,
+    so the deadline is the closing of the ``days``-th working day (Mon 22:00 + 3 -> Thu 17:00).
+    """
+    if days < 0:
+        raise ValueError("days must not be negative")
+    return add_business_time(start, business_day_length(calendar) * days, calendar)
+
+
 def end_of_business_day(start: dt.datetime, calendar: BusinessCalendar) -> dt.datetime:
     """Closing time of the working day on which a clock started at ``start`` runs ("same business day")."""
     _, closing = next(_windows_from(start, calendar))

@@ -76,6 +76,7 @@ class Decision:
     pool_team_ids: tuple[int, ...] | None = None  # None = every team
     pool_role: str = ""
     territory_id: int | None = None
+    pool_roles: tuple[str, ...] = ()  # several roles (the SDR -> AE handoff); empty = ``pool_role`` alone
 
 
 def _norm(value) -> str:
@@ -108,95 +109,148 @@ def _rep_or_backup(owner_id: int, reps: dict[int, RepFacts], label: str) -> tupl
     return None, f"{label} {owner_id} {why} and no available backup"
 
 
+def _within_roles(decision: Decision, reps: dict[int, RepFacts], allowed_roles: frozenset[str] | None,
+                  skip) -> Decision | None:
+    """Keep a decision inside ``allowed_roles`` (the accept-time SDR -> AE handoff), or skip its step.
+
+    A named rep of another role is refused (a territory then draws from its team instead); a pool
+    step keeps its own role when allowed, and an unrestricted pool is narrowed to the allowed roles.
+    """
+    if not allowed_roles or decision.outcome == "queue":
+        return decision
+    if decision.outcome == "rep":
+        role = reps[decision.rep_id].role if decision.rep_id in reps else ""
+        if role in allowed_roles:
+            return decision
+        why = (f"{decision.reason}, but rep {decision.rep_id} has role {role or 'none'}, "
+               f"not one of {', '.join(sorted(allowed_roles))}")
+        if decision.territory_id is None or decision.team_id is None:
+            skip(why)
+            return None
+        decision = Decision("pool", decision.step, decision.step_index, f"{why}: round-robin in the territory's "
+                            "team", decision.skipped, pool_team_ids=(decision.team_id,),
+                            pool_role=decision.step.role, team_id=decision.team_id,
+                            territory_id=decision.territory_id)
+    roles = _pool_roles(decision.pool_role, allowed_roles)
+    if not roles:
+        skip(f"{decision.reason}, but the step draws role {decision.pool_role}, not one of "
+             f"{', '.join(sorted(allowed_roles))}")
+        return None
+    decision.pool_role, decision.pool_roles = "", roles
+    return decision
+
+
+def _pool_roles(step_role: str, allowed_roles: frozenset[str]) -> tuple[str, ...]:
+    if step_role:
+        return (step_role,) if step_role in allowed_roles else ()
+    return tuple(sorted(allowed_roles))
+
+
 def route(*, lead: LeadFacts, steps: list[StepFacts], reps: dict[int, RepFacts],
           territories: list[TerritoryFacts], start_index: int = 0,
-          skipped: list[dict] | None = None) -> Decision | None:
+          skipped: list[dict] | None = None, allowed_roles: frozenset[str] | None = None) -> Decision | None:
     """Walk ``steps`` (already ordered) from ``start_index``; the first that matches decides.
 
     ``skipped`` accumulates ``{"rule", "why"}`` for each step that did not match. Returns None
-    only when no step (not even a fallback) is configured to catch the lead.
+    only when no step (not even a fallback) is configured to catch the lead. ``allowed_roles``
+    restricts every rep the tree names or draws to those roles (the SDR -> AE handoff).
     """
     skipped = list(skipped or [])
     for index in range(start_index, len(steps)):
         step = steps[index]
-        kind, cond = step.kind, step.conditions or {}
+        decision = _match(step, index, lead=lead, reps=reps, territories=territories, skipped=skipped)
+        if decision is None:
+            continue
 
         def skip(why: str, _step=step):
             skipped.append({"rule": _step.name, "why": why})
 
-        if kind == "named_account":
-            tiers = cond.get("abm_tiers") or []
-            if tiers and lead.abm_tier not in tiers and lead.open_deal_owner_id is None:
-                skip(f"account ABM tier {lead.abm_tier} is not one of {tiers}")
-                continue
-            owner_id = lead.account_owner_id or lead.open_deal_owner_id
-            if owner_id is None:
-                skip("the account has no owner and no open deal")
-                continue
-            label = "account owner" if lead.account_owner_id else "open deal owner"
-            rep_id, why = _rep_or_backup(owner_id, reps, label)
-            if rep_id is None:
-                skip(why)
-                continue
-            return Decision("rep", step, index, why, skipped, rep_id=rep_id, team_id=reps[rep_id].team_id)
+        decision = _within_roles(decision, reps, allowed_roles, skip)
+        if decision is not None:
+            return decision
+    return None
 
-        elif kind == "enterprise":
-            minimum = cond.get("min_employees")
-            industries = {_norm(i) for i in cond.get("industries") or []}
-            if minimum is not None and (lead.employees is None or lead.employees < minimum):
-                skip(f"company size {lead.employees} is below {minimum}")
-                continue
-            if industries and _norm(lead.industry) not in industries:
-                skip(f"industry {lead.industry or 'unknown'!r} is not an enterprise industry")
-                continue
-            return Decision("pool", step, index, f"company size {lead.employees} and industry "
-                            f"{lead.industry or 'any'!r} suggest a large ACV", skipped,
-                            pool_team_ids=(step.team_id,) if step.team_id else None, pool_role=step.role,
-                            team_id=step.team_id)
 
-        elif kind == "plg":
-            groups = cond.get("event_groups") or [["team_member_invited"]]
-            segments = {_norm(s) for s in cond.get("segments") or []}
-            if segments and _norm(lead.segment) not in segments:
-                skip(f"segment {lead.segment!r} is not a PLG segment")
-                continue
-            missing = [group for group in groups if not lead.event_types.intersection(group)]
-            if missing:
-                skip(f"no {' / '.join(missing[0])} event (team usage)")
-                continue
-            return Decision("pool", step, index, "product signup with team usage", skipped,
-                            pool_team_ids=(step.team_id,) if step.team_id else None, pool_role=step.role,
-                            team_id=step.team_id)
+def _match(step: StepFacts, index: int, *, lead: LeadFacts, reps: dict[int, RepFacts],
+           territories: list[TerritoryFacts], skipped: list[dict]) -> Decision | None:
+    """One step: its decision, or None after recording in ``skipped`` why it did not match."""
+    kind, cond = step.kind, step.conditions or {}
 
-        elif kind == "territory":
-            matching = [t for t in territories if territory_matches(t, lead)]
-            if not matching:
-                skip("no territory matches the lead's country, state, size and industry")
-                continue
-            best = sorted(matching, key=lambda t: (-t.priority, t.id))[0]
-            if best.owner_id is not None:
-                owner = reps.get(best.owner_id)
-                if owner is not None and owner.available:
-                    return Decision("rep", step, index, f"territory {best.name!r} (priority {best.priority}) "
-                                    "owner is available", skipped, rep_id=best.owner_id,
-                                    team_id=best.team_id or owner.team_id, territory_id=best.id)
-            if best.team_id is None:
-                skip(f"territory {best.name!r} owner unavailable and it names no team")
-                continue
-            return Decision("pool", step, index, f"territory {best.name!r} (priority {best.priority}): "
-                            "round-robin in its team", skipped, pool_team_ids=(best.team_id,),
-                            pool_role=step.role, team_id=best.team_id, territory_id=best.id)
+    def skip(why: str) -> None:
+        skipped.append({"rule": step.name, "why": why})
 
-        elif kind == "round_robin":
-            return Decision("pool", step, index, "round-robin across the eligible pool", skipped,
-                            pool_team_ids=(step.team_id,) if step.team_id else None, pool_role=step.role,
-                            team_id=step.team_id)
+    if kind == "named_account":
+        tiers = cond.get("abm_tiers") or []
+        if tiers and lead.abm_tier not in tiers and lead.open_deal_owner_id is None:
+            skip(f"account ABM tier {lead.abm_tier} is not one of {tiers}")
+            return None
+        owner_id = lead.account_owner_id or lead.open_deal_owner_id
+        if owner_id is None:
+            skip("the account has no owner and no open deal")
+            return None
+        label = "account owner" if lead.account_owner_id else "open deal owner"
+        rep_id, why = _rep_or_backup(owner_id, reps, label)
+        if rep_id is None:
+            skip(why)
+            return None
+        return Decision("rep", step, index, why, skipped, rep_id=rep_id, team_id=reps[rep_id].team_id)
 
-        elif kind == "fallback":
-            return Decision("queue", step, index, "no rep available: team queue", skipped, team_id=step.team_id)
+    if kind == "enterprise":
+        minimum = cond.get("min_employees")
+        industries = {_norm(i) for i in cond.get("industries") or []}
+        if minimum is not None and (lead.employees is None or lead.employees < minimum):
+            skip(f"company size {lead.employees} is below {minimum}")
+            return None
+        if industries and _norm(lead.industry) not in industries:
+            skip(f"industry {lead.industry or 'unknown'!r} is not an enterprise industry")
+            return None
+        return Decision("pool", step, index, f"company size {lead.employees} and industry "
+                        f"{lead.industry or 'any'!r} suggest a large ACV", skipped,
+                        pool_team_ids=(step.team_id,) if step.team_id else None, pool_role=step.role,
+                        team_id=step.team_id)
 
-        else:  # pragma: no cover - choices are validated
-            skip(f"unknown step kind {kind!r}")
+    if kind == "plg":
+        groups = cond.get("event_groups") or [["team_member_invited"]]
+        segments = {_norm(s) for s in cond.get("segments") or []}
+        if segments and _norm(lead.segment) not in segments:
+            skip(f"segment {lead.segment!r} is not a PLG segment")
+            return None
+        missing = [group for group in groups if not lead.event_types.intersection(group)]
+        if missing:
+            skip(f"no {' / '.join(missing[0])} event (team usage)")
+            return None
+        return Decision("pool", step, index, "product signup with team usage", skipped,
+                        pool_team_ids=(step.team_id,) if step.team_id else None, pool_role=step.role,
+                        team_id=step.team_id)
+
+    if kind == "territory":
+        matching = [t for t in territories if territory_matches(t, lead)]
+        if not matching:
+            skip("no territory matches the lead's country, state, size and industry")
+            return None
+        best = sorted(matching, key=lambda t: (-t.priority, t.id))[0]
+        if best.owner_id is not None:
+            owner = reps.get(best.owner_id)
+            if owner is not None and owner.available:
+                return Decision("rep", step, index, f"territory {best.name!r} (priority {best.priority}) "
+                                "owner is available", skipped, rep_id=best.owner_id,
+                                team_id=best.team_id or owner.team_id, territory_id=best.id)
+        if best.team_id is None:
+            skip(f"territory {best.name!r} owner unavailable and it names no team")
+            return None
+        return Decision("pool", step, index, f"territory {best.name!r} (priority {best.priority}): "
+                        "round-robin in its team", skipped, pool_team_ids=(best.team_id,),
+                        pool_role=step.role, team_id=best.team_id, territory_id=best.id)
+
+    if kind == "round_robin":
+        return Decision("pool", step, index, "round-robin across the eligible pool", skipped,
+                        pool_team_ids=(step.team_id,) if step.team_id else None, pool_role=step.role,
+                        team_id=step.team_id)
+
+    if kind == "fallback":
+        return Decision("queue", step, index, "no rep available: team queue", skipped, team_id=step.team_id)
+
+    skip(f"unknown step kind {kind!r}")  # pragma: no cover - choices are validated
     return None
 
 

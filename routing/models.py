@@ -116,16 +116,23 @@ class Assignment(models.Model):
     skipped = models.JSONField(default=list, blank=True, help_text="[{rule, why}] for earlier rules")
     policy = models.CharField(max_length=100, blank=True)
     trigger = models.CharField(max_length=50, blank=True)
+    # A flag a person reads first: "recycled MQL", "SDR handoff from <sdr>" (also prefixed to ``reason``).
+    note = models.CharField(max_length=200, blank=True)
     # The MQL episode this decision belongs to: a retried handoff of the same episode finds it.
     mql_at = models.DateTimeField(null=True, blank=True)
     is_current = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    SDR_HANDOFF = "sdr_handoff"  # ``trigger`` of the accept-time SDR -> AE handoff
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["lead"], condition=models.Q(is_current=True),
                                     name="assignment_one_current_per_lead"),
+            # One SDR -> AE handoff per MQL episode, whatever retries or concurrent accepts do.
+            models.UniqueConstraint(fields=["lead", "mql_at"], condition=models.Q(trigger="sdr_handoff"),
+                                    name="assignment_one_sdr_handoff_per_mql"),
         ]
         indexes = [models.Index(fields=["rep", "created_at"], name="assignment_rep_time_idx")]
 
@@ -181,14 +188,21 @@ def default_sla_steps():
 
 
 class SlaPolicy(BaseModel):
-    """A first-contact SLA and its escalation chain, in business minutes of the owner's team calendar.
+    """An SLA phase and its escalation chain, in business time of the owner's team calendar.
 
-    ``steps`` = ``[{"after_minutes": 5, "action": "remind_owner"}, ...]`` counted from the MQL
-    (clock start), or ``{"at_due": true, ...}`` to fire at the first-contact deadline.
-    Actions: remind_owner, alert_backup, alert_manager, reassign (first-contact chain, stopped
-    by the first contact) and qualification_overdue (stopped by the SQL/reject decision).
-    The policy applying to a handoff is the active one with the highest ``priority`` whose
-    non-empty selectors (ABM tiers, segments, triggers) all match.
+    Phase ``mql`` (the handoff): ``steps`` = ``[{"after_minutes": 5, "action": "remind_owner"}, ...]``
+    counted from the MQL (clock start), or ``{"at_due": true, ...}`` to fire at the first-contact
+    deadline. Actions: remind_owner, alert_backup, alert_manager, reassign (first-contact chain,
+    stopped by the first contact) and qualification_overdue (stopped by the SQL/reject decision).
+
+    Phase ``sql`` (SQL -> opportunity, seed 001): steps counted from the SQL time, with
+    ``after_business_days`` (whole working days of the calendar) or ``after_minutes``;
+    discovery_overdue (stopped by a call / meeting logged after the SQL) and opportunity_overdue
+    (stopped by the conversion; also raises the pipeline-review flag). Other alert actions may
+    join either chain with ``"stops_on": "discovery_call" | "opportunity"`` (default discovery_call).
+
+    The policy applying to a handoff is the active one of its phase with the highest ``priority``
+    whose non-empty selectors (ABM tiers, segments, triggers) all match.
     """
 
     class Action(models.TextChoices):
@@ -197,8 +211,18 @@ class SlaPolicy(BaseModel):
         ALERT_MANAGER = "alert_manager", "Alert manager"
         REASSIGN = "reassign", "Reassign by round-robin"
         QUALIFICATION_OVERDUE = "qualification_overdue", "Qualification decision overdue (alert manager)"
+        DISCOVERY_OVERDUE = "discovery_overdue", "Discovery call overdue (alert AE manager)"
+        OPPORTUNITY_OVERDUE = "opportunity_overdue", "Opportunity overdue (alert manager, pipeline review)"
+
+    class Phase(models.TextChoices):
+        MQL = "mql", "MQL handoff (first contact, qualification decision)"
+        SQL = "sql", "SQL to opportunity (discovery call, opportunity created)"
+
+    MQL_ONLY_ACTIONS = frozenset({Action.REASSIGN, Action.QUALIFICATION_OVERDUE})
+    SQL_ONLY_ACTIONS = frozenset({Action.DISCOVERY_OVERDUE, Action.OPPORTUNITY_OVERDUE})
 
     name = models.CharField(max_length=100, unique=True)
+    phase = models.CharField(max_length=10, choices=Phase.choices, default=Phase.MQL, db_index=True)
     priority = models.IntegerField(default=0, help_text="Highest matching policy wins")
     active = models.BooleanField(default=True)
     abm_tiers = models.JSONField(default=list, blank=True, help_text="Empty = any tier")
@@ -221,20 +245,41 @@ class SlaPolicy(BaseModel):
 
     def clean(self):
         actions = set(self.Action.values)
+        wrong = self.SQL_ONLY_ACTIONS if self.phase == self.Phase.MQL else self.MQL_ONLY_ACTIONS
         for index, step in enumerate(self.steps or []):
             if not isinstance(step, dict) or step.get("action") not in actions:
                 raise ValidationError({"steps": f"Step {index}: unknown action."})
-            if step.get("at_due"):
+            if step["action"] in wrong:
+                raise ValidationError({"steps": f"Step {index}: {step['action']} is not an action of the "
+                                                f"{self.phase} phase."})
+            if self.phase == self.Phase.SQL:
+                if step.get("stops_on", SlaStep.StopsOn.DISCOVERY_CALL) not in SlaStep.SQL_CHAINS:
+                    raise ValidationError({"steps": f"Step {index}: stops_on must be discovery_call or "
+                                                    "opportunity."})
+                if "after_business_days" in step:
+                    days = step["after_business_days"]
+                    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+                        raise ValidationError(
+                            {"steps": f"Step {index}: after_business_days must be a whole number >= 0."})
+                    continue
+            elif step.get("at_due"):
                 continue  # fires at the first-contact deadline (e.g. "same business day")
             minutes = step.get("after_minutes")
-            if not isinstance(minutes, int) or minutes < 0:
+            if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 0:
                 raise ValidationError({"steps": f"Step {index}: after_minutes must be a whole number >= 0."})
 
 
 class LeadSla(models.Model):
-    """The SLA clock of one handoff (one MQL episode) of a lead; ``is_current`` marks the live one."""
+    """The SLA clock of one phase of one episode of a lead; ``is_current`` marks the live one per phase.
+
+    Phase ``mql``: the handoff (first contact, qualification decision), started at the MQL.
+    Phase ``sql``: SQL -> opportunity (seed 001), started at the SQL; its ``first_contact_due`` /
+    ``first_contact_at`` hold the phase's first deadline and when it was met (the discovery call),
+    so every reader of "the current clock's deadline" (the rep queue) works for both phases.
+    """
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="slas")
+    phase = models.CharField(max_length=10, choices=SlaPolicy.Phase.choices, default=SlaPolicy.Phase.MQL)
     assignment = models.ForeignKey(Assignment, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="slas")
     policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="slas")
@@ -251,6 +296,16 @@ class LeadSla(models.Model):
     # Wall-clock seconds from MQL to first contact: plain integers keep the metrics set-based on any DB.
     response_seconds = models.PositiveIntegerField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
+    # SQL phase (seed 001 "SQL-to-Opportunity SLA").
+    discovery_due = models.DateTimeField(null=True, blank=True)
+    discovery_at = models.DateTimeField(null=True, blank=True, help_text="First call / meeting after the SQL")
+    opportunity_due = models.DateTimeField(null=True, blank=True)
+    opportunity_at = models.DateTimeField(null=True, blank=True, help_text="Converted to an opportunity")
+    pipeline_review_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                              help_text="Flagged for the weekly pipeline review (no opportunity "
+                                                        "by the deadline)")
+    # The lead left the phase (accepted, rejected, converted, superseded): nothing of it fires any more.
+    closed_at = models.DateTimeField(null=True, blank=True)
     is_current = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -258,8 +313,8 @@ class LeadSla(models.Model):
         ordering = ["started_at", "id"]
         verbose_name = "lead SLA"
         constraints = [
-            models.UniqueConstraint(fields=["lead"], condition=models.Q(is_current=True),
-                                    name="leadsla_one_current_per_lead"),
+            models.UniqueConstraint(fields=["lead", "phase"], condition=models.Q(is_current=True),
+                                    name="leadsla_one_current_per_lead_phase"),
         ]
 
     def __str__(self):
@@ -278,6 +333,10 @@ class SlaStep(models.Model):
     class StopsOn(models.TextChoices):
         FIRST_CONTACT = "first_contact"
         DECISION = "decision"
+        DISCOVERY_CALL = "discovery_call"
+        OPPORTUNITY = "opportunity"
+
+    SQL_CHAINS = frozenset({StopsOn.DISCOVERY_CALL, StopsOn.OPPORTUNITY})
 
     sla = models.ForeignKey(LeadSla, on_delete=models.CASCADE, related_name="steps")
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="sla_steps")

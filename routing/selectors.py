@@ -97,8 +97,9 @@ def lead_facts(*, lead: Lead, trigger: str = "") -> engine.LeadFacts:
     )
 
 
-def pool_queryset(*, team_ids=None, role: str = "", exclude_rep_ids=()) -> QuerySet[Rep]:
-    """Eligible reps of a round-robin pool: active, not on PTO, below capacity, in the teams (None = all)."""
+def pool_queryset(*, team_ids=None, role: str | tuple[str, ...] = "", exclude_rep_ids=()) -> QuerySet[Rep]:
+    """Eligible reps of a round-robin pool: active, not on PTO, below capacity, in the teams (None = all);
+    ``role`` is one role or a tuple of roles (empty = every selling role)."""
     queryset = (
         Rep.objects.filter(active=True, on_pto=False)
         .exclude(role__in=NON_SELLING_ROLES)
@@ -107,14 +108,17 @@ def pool_queryset(*, team_ids=None, role: str = "", exclude_rep_ids=()) -> Query
     )
     if team_ids is not None:
         queryset = queryset.filter(team_id__in=team_ids)
-    if role:
+    if isinstance(role, tuple | list | set | frozenset):
+        if role:
+            queryset = queryset.filter(role__in=list(role))
+    elif role:
         queryset = queryset.filter(role=role)
     if exclude_rep_ids:
         queryset = queryset.exclude(pk__in=list(exclude_rep_ids))
     return queryset
 
 
-def pool_candidates(*, team_ids=None, role: str = "", since: dt.datetime, exclude_rep_ids=(),
+def pool_candidates(*, team_ids=None, role: str | tuple[str, ...] = "", since: dt.datetime, exclude_rep_ids=(),
                     rep_ids=None) -> list[engine.Candidate]:
     """Round-robin candidates with their assignment count in the period — one aggregate query."""
     queryset = pool_queryset(team_ids=team_ids, role=role, exclude_rep_ids=exclude_rep_ids)
@@ -139,9 +143,9 @@ def pool_candidates(*, team_ids=None, role: str = "", since: dt.datetime, exclud
 
 
 def sla_policy_for(*, abm_tier: int, segment: str, trigger: str, for_queue: bool = False,
-                   forced_policy_id: int | None = None) -> SlaPolicy | None:
-    """The active policy with the highest priority whose non-empty selectors all match."""
-    policies = list(SlaPolicy.objects.filter(active=True).order_by("-priority", "id"))
+                   forced_policy_id: int | None = None, phase: str = SlaPolicy.Phase.MQL) -> SlaPolicy | None:
+    """The active policy of ``phase`` with the highest priority whose non-empty selectors all match."""
+    policies = list(SlaPolicy.objects.filter(active=True, phase=phase).order_by("-priority", "id"))
     if forced_policy_id:
         for policy in policies:
             if policy.pk == forced_policy_id:
@@ -163,8 +167,9 @@ def lead_assignments(*, lead: Lead) -> QuerySet[Assignment]:
     return Assignment.objects.filter(lead=lead).select_related("rep__user", "team").order_by("-created_at", "-id")
 
 
-def lead_sla_current(*, lead: Lead) -> LeadSla | None:
-    return LeadSla.objects.filter(lead=lead, is_current=True).select_related("policy").first()
+def lead_sla_current(*, lead: Lead, phase: str = SlaPolicy.Phase.MQL) -> LeadSla | None:
+    """The live clock of one phase: the MQL handoff (API.md ``/sla/``) or ``sql`` (discovery, opportunity)."""
+    return LeadSla.objects.filter(lead=lead, is_current=True, phase=phase).select_related("policy").first()
 
 
 def lead_sla_escalations(*, sla: LeadSla) -> QuerySet[SlaStep]:
@@ -178,8 +183,8 @@ def speed_to_lead(*, user, start: dt.datetime, end: dt.datetime, now: dt.datetim
     ``within_sla_share`` = contacted by the due time / (contacted + not contacted and already overdue).
     Set-based: aggregates and one ordered slice for the median, whatever the number of leads.
     """
-    base = access.restrict_by_owner(LeadSla.objects.all(), user, owner_field="owner").filter(
-        started_at__gte=start, started_at__lt=end)
+    base = access.restrict_by_owner(LeadSla.objects.filter(phase=SlaPolicy.Phase.MQL), user,
+                                    owner_field="owner").filter(started_at__gte=start, started_at__lt=end)
     contacted = base.filter(first_contact_at__isnull=False, response_seconds__isnull=False)
     totals = base.aggregate(
         count=Count("id", filter=Q(first_contact_at__isnull=False, response_seconds__isnull=False)),

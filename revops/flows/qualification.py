@@ -18,6 +18,7 @@ from leads.models import Lead, ReasonCode
 from leads.recycling import lead_reject
 from leads.services import lead_transition
 from pipeline.services import deal_create
+from routing.services import lead_opportunity_created, lead_sla_close, lead_sql_handoff
 
 
 def _locked(lead: Lead) -> Lead:
@@ -36,17 +37,11 @@ def lead_accept(*, lead: Lead, actor, budget: bool, authority: bool, need: bool,
         raise ValidationError({"owner": "The lead needs an owner before it can be accepted."})
     lead_transition(lead=lead, transition="accept", actor=actor, reason="accepted by sales", at=at,
                     budget=budget, authority=authority, need=need, timeline=timeline)
-    _after_accept(lead=lead, at=at, actor=actor)
+    # The lead left MQL: its first-contact / qualification steps stop now, its first-contact task closes.
+    lead_sla_close(lead=lead, at=at)
+    # SDR -> AE handoff through routing, then the SQL SLAs (discovery call, opportunity).
+    lead_sql_handoff(lead=lead, at=at, actor=actor)
     return lead
-
-
-def _after_accept(*, lead: Lead, at, actor) -> None:
-    """SDR -> AE handoff and the SQL SLAs (discovery call, opportunity) on the routing engine."""
-    from routing import services as routing_services
-
-    hook = getattr(routing_services, "lead_sql_handoff", None)
-    if hook is not None:
-        hook(lead=lead, at=at, actor=actor)
 
 
 @transaction.atomic
@@ -60,7 +55,7 @@ def lead_reject_with_code(*, lead: Lead, actor, reason_code: str, contract_renew
     lead = _locked(lead)
     lead_reject(lead=lead, reason_code=code, at=at, actor=actor, contract_renewal_date=contract_renewal_date)
     _rescore(lead=lead, at=at, actor=actor)
-    _close_sla(lead=lead, at=at)
+    lead_sla_close(lead=lead, at=at)
     return lead
 
 
@@ -71,14 +66,6 @@ def _rescore(*, lead: Lead, at, actor) -> None:
     rescore = getattr(scoring_services, "lead_rescore", None)
     if rescore is not None:
         rescore(lead=lead, at=at, actor=actor)
-
-
-def _close_sla(*, lead: Lead, at) -> None:
-    from routing import services as routing_services
-
-    hook = getattr(routing_services, "lead_sla_close", None)
-    if hook is not None:
-        hook(lead=lead, at=at)
 
 
 @transaction.atomic
@@ -92,4 +79,6 @@ def lead_convert(*, lead: Lead, actor, amount: Decimal, close_date: date, name: 
                        actor=actor, at=at, lead=lead, account=lead.account, owner=lead.owner, amount=amount,
                        close_date=close_date)
     lead_transition(lead=lead, transition="convert", actor=actor, reason=f"converted to deal {deal.pk}", at=at)
+    # Stops the SQL clock's opportunity step (and closes the SQL phase).
+    lead_opportunity_created(lead=lead, at=at)
     return lead, deal

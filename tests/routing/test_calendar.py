@@ -80,3 +80,29 @@ def test_extra_holidays_and_bad_input():
         add_business_time(z(2025, 6, 2, 10), -1, cal)
     with pytest.raises(ValueError):
         add_business_time(z(2025, 6, 2, 10), 1, BusinessCalendar(work_days=()))
+
+
+@pytest.mark.parametrize("start, days, expected", [
+    # inside hours: Mon 10:00 UTC + 3 business days = Thu 10:00
+    (z(2025, 6, 2, 10, 0), 3, z(2025, 6, 5, 10, 0)),
+    # across a weekend: Thu 10:00 + 5 = next Thu 10:00
+    (z(2025, 6, 5, 10, 0), 5, z(2025, 6, 12, 10, 0)),
+    # at night the clock starts at the next opening: Mon 22:00 + 3 = Thu closing 17:00
+    (z(2025, 6, 2, 22, 0), 3, z(2025, 6, 5, 17, 0)),
+    (z(2025, 6, 2, 10, 0), 0, z(2025, 6, 2, 10, 0)),
+])
+def test_add_business_days_utc(start, days, expected):
+    from routing.calendar import add_business_days
+
+    assert add_business_days(start, days, BusinessCalendar()) == expected
+
+
+def test_add_business_days_skips_holidays_and_crosses_dst():
+    from routing.calendar import add_business_days
+
+    # Tue 17 June 2025 10:00 EDT + 3 business days: Thursday 19 June is Juneteenth -> Mon 23 June 10:00 EDT.
+    assert add_business_days(z(2025, 6, 17, 14, 0), 3, NY) == z(2025, 6, 23, 14, 0)
+    # Fri 7 March 2025 10:00 EST + 1 business day crosses the DST change -> Mon 10 March 10:00 EDT.
+    assert add_business_days(z(2025, 3, 7, 15, 0), 1, NY) == z(2025, 3, 10, 14, 0)
+    with pytest.raises(ValueError):
+        add_business_days(z(2025, 3, 7, 15, 0), -1, NY)

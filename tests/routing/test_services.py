@@ -186,3 +186,30 @@ def test_dry_run_assigns_nothing():
     assert result.rep_id == rep.pk and result.policy.name == "Speed-to-lead (hot leads)"
     assert result.first_contact_due == MON + dt.timedelta(minutes=5)
     assert not Assignment.objects.exists() and not LeadSla.objects.exists()
+
+
+def test_engine_allowed_roles_refuse_other_roles_and_narrow_pools():
+    """The SDR -> AE handoff: the tree restricted to AE roles never names or draws an SDR."""
+    ae_roles = frozenset({"ae", "enterprise_ae", "plg_specialist"})
+    reps = {1: engine.RepFacts(1, 10, "sdr", True), 2: engine.RepFacts(2, 10, "ae", True)}
+    steps = [
+        engine.StepFacts(1, "Named", "named_account", {"abm_tiers": []}),
+        engine.StepFacts(2, "SDR pool", "round_robin", {}, role="sdr"),
+        engine.StepFacts(3, "Territory", "territory", {}),
+        engine.StepFacts(4, "Round-robin", "round_robin", {}),
+    ]
+    territory = engine.TerritoryFacts(7, "US", 1, countries=("US",), team_id=10, owner_id=1)
+    facts = engine.LeadFacts(1, account_owner_id=1, country="US")
+    decision = engine.route(lead=facts, steps=steps, reps=reps, territories=[territory], allowed_roles=ae_roles)
+    assert (decision.outcome, decision.step.name, decision.pool_team_ids, decision.pool_roles) == (
+        "pool", "Territory", (10,), ("ae", "enterprise_ae", "plg_specialist"))
+    assert [s["rule"] for s in decision.skipped] == ["Named", "SDR pool"]
+    assert "has role sdr, not one of" in decision.skipped[0]["why"]
+    # Without the restriction the same tree names the SDR account owner.
+    plain = engine.route(lead=facts, steps=steps, reps=reps, territories=[territory])
+    assert (plain.outcome, plain.rep_id) == ("rep", 1)
+    # A pool step keeps its own allowed role; an unrestricted pool is narrowed.
+    rr = engine.route(lead=engine.LeadFacts(2), steps=[engine.StepFacts(5, "Ent", "round_robin", {},
+                                                                        role="enterprise_ae")],
+                      reps=reps, territories=[], allowed_roles=ae_roles)
+    assert rr.pool_roles == ("enterprise_ae",)

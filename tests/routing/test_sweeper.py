@@ -128,34 +128,46 @@ def test_killed_mid_batch_then_restarted_neither_loses_nor_repeats(monkeypatch, 
     assert Notification.objects.filter(event="sla.escalated", channel="webhook").count() == 5
 
 
+SQL_ACTIONS = {"discovery_overdue": "discovery_call", "opportunity_overdue": "opportunity"}
+
+
 def _due_leads(n, *, action, team, owner):
-    """n MQL leads each with one due step of ``action`` (bulk, to keep the setup fast)."""
-    policy = SlaPolicy.objects.get(name="Speed-to-lead (hot leads)")
+    """n leads each with one due step of ``action`` (bulk, to keep the setup fast): MQLs on the MQL
+    clock, or SQLs on the SQL clock for the SQL-to-Opportunity actions."""
+    sql = action in SQL_ACTIONS
+    policy = SlaPolicy.objects.get(name="SQL-to-Opportunity (seed 001)" if sql else "Speed-to-lead (hot leads)")
     accounts = factories.AccountFactory.build_batch(n)
     from leads.models import Account
 
     accounts = Account.objects.bulk_create(accounts)
     leads = Lead.objects.bulk_create([
-        Lead(email=f"q{action}{i}@x{i}.com", account=a, lifecycle_stage="mql", mql_criteria_met=True,
-             mql_at=MON_1650, owner=owner.user)
+        Lead(email=f"q{action}{i}@x{i}.com", account=a, lifecycle_stage="sql" if sql else "mql",
+             mql_criteria_met=True, mql_at=MON_1650, sql_at=MON_1650 if sql else None, owner=owner.user)
         for i, a in enumerate(accounts)
     ])
     slas = LeadSla.objects.bulk_create([
         LeadSla(lead=lead, policy=policy, policy_name=policy.name, team=team, owner=owner.user,
-                started_at=MON_1650, clock_start=MON_1650, first_contact_due=at(2, 16, 55))
+                phase="sql" if sql else "mql", started_at=MON_1650, clock_start=MON_1650,
+                first_contact_due=at(2, 16, 55), discovery_due=at(2, 16, 55) if sql else None,
+                opportunity_due=at(2, 16, 55) if sql else None)
         for lead in leads
     ])
     SlaStep.objects.bulk_create([SlaStep(sla=s, lead=s.lead, index=0, action=action, due_at=at(2, 16, 55),
-                                         breach=True) for s in slas])
-    Task.objects.bulk_create([Task(kind="first_contact", title="t", lead=lead, owner=owner.user,
+                                         stops_on=SQL_ACTIONS.get(action, "first_contact"), breach=True)
+                                 for s in slas])
+    kind = {"discovery_overdue": "discovery_call", "opportunity_overdue": "create_opportunity"}.get(
+        action, "first_contact")
+    Task.objects.bulk_create([Task(kind=kind, title="t", lead=lead, owner=owner.user,
                                    dedupe_key=f"fc{lead.pk}") for lead in leads])
 
 
-@pytest.mark.parametrize("action", ["remind_owner", "alert_backup", "alert_manager", "reassign"])
+@pytest.mark.parametrize("action", ["remind_owner", "alert_backup", "alert_manager", "reassign",
+                                    "discovery_overdue", "opportunity_overdue"])
 def test_query_count_per_batch_is_the_same_for_10_and_1000(action):
     team = rf.team()
     owner, backup = rf.rep(team=team), rf.rep(team=team)
-    owner.backup = backup
+    manager = rf.rep(team=team, role="manager")
+    owner.backup, owner.manager = backup, manager
     owner.save()
     rf.rep(team=team)
     counts = []
@@ -165,6 +177,33 @@ def test_query_count_per_batch_is_the_same_for_10_and_1000(action):
         with CaptureQueriesContext(connection) as ctx:
             result = sla_sweep_batch(now=at(2, 17, 0), batch_size=5000)
         assert result.fired == n
+        counts.append(len(ctx.captured_queries))
+        if action in SQL_ACTIONS:
+            assert LeadSla.objects.filter(breached_at=at(2, 16, 55)).count() == n
+            assert set(SlaStep.objects.values_list("to_id", flat=True)) == {manager.pk}
+        if action == "opportunity_overdue":
+            assert LeadSla.objects.filter(pipeline_review_at=at(2, 16, 55)).count() == n
+        Lead.objects.all().delete()
+    assert counts[0] == counts[1], counts
+
+
+def test_query_count_is_the_same_for_a_mixed_batch_of_10_and_1000():
+    """Every action at once (both phases): still a fixed number of queries per batch."""
+    team = rf.team()
+    owner, backup = rf.rep(team=team), rf.rep(team=team)
+    owner.backup = backup
+    owner.save()
+    rf.rep(team=team)
+    actions = ["remind_owner", "alert_backup", "alert_manager", "reassign", "discovery_overdue",
+               "opportunity_overdue"]
+    counts = []
+    for n in (10, 1000):
+        SlaStep.objects.all().delete()
+        for action in actions:
+            _due_leads(n, action=action, team=team, owner=owner)
+        with CaptureQueriesContext(connection) as ctx:
+            result = sla_sweep_batch(now=at(2, 17, 0), batch_size=10000)
+        assert result.fired == n * len(actions)
         counts.append(len(ctx.captured_queries))
         Lead.objects.all().delete()
     assert counts[0] == counts[1], counts
