@@ -707,6 +707,11 @@ def _apply_claimed(*, token, now: dt.datetime, result: SweepResult) -> None:
                    "policy": row.sla.policy_name, "phase": row.sla.phase}
         messages.append({"channel": "webhook", "event": "sla.escalated", "payload": payload,
                          "dedupe_key": f"sla.step:{row.pk}:webhook"})
+        if row.action == SlaPolicy.Action.REASSIGN and to is not None:
+            messages.append({"channel": "webhook", "event": "lead.reassigned",
+                             "payload": {**payload, "text": f"[revops] Lead {lead.email} reassigned to "
+                                                           f"{to.get_username()} (no first contact in time)"},
+                             "dedupe_key": f"lead.reassigned:{row.pk}"})
         if to is not None and to.email:
             messages.append({"channel": "email", "event": "sla.escalated", "to": to.email,
                              "subject": f"SLA: {row.get_action_display()} — {lead.email}", "body": text,

@@ -62,6 +62,7 @@ class AssignmentOutSerializer(serializers.Serializer):
     team = serializers.IntegerField(source="team_id", allow_null=True)
     rule = serializers.CharField()
     reason = serializers.CharField()
+    note = serializers.CharField()
     skipped = serializers.ListField(child=serializers.DictField())
     policy = serializers.CharField()
     trigger = serializers.CharField()
@@ -118,7 +119,28 @@ class LeadSlaView(APIView):
             "qualification_due": field.to_representation(sla.qualification_due) if sla.qualification_due else None,
             "started_at": field.to_representation(sla.started_at),
             "escalations": escalations,
+            "sql": _sql_clock(lead),
         })
+
+
+def _sql_clock(lead) -> dict | None:
+    """The SQL phase (discovery call in 3 business days, opportunity in 5), when the lead has one."""
+    sla = routing_selectors.lead_sla_current(lead=lead, phase="sql")
+    if sla is None:
+        return None
+    field = serializers.DateTimeField()
+
+    def when(value):
+        return field.to_representation(value) if value else None
+
+    return {
+        "policy": sla.policy_name, "started_at": when(sla.started_at),
+        "discovery_due": when(sla.discovery_due), "discovery_at": when(sla.discovery_at),
+        "opportunity_due": when(sla.opportunity_due), "opportunity_at": when(sla.opportunity_at),
+        "pipeline_review_at": when(sla.pipeline_review_at),
+        "escalations": [{"at": when(step.fired_at), "action": step.action, "to": step.to_id}
+                        for step in routing_selectors.lead_sla_escalations(sla=sla)],
+    }
 
 
 class ActivityInSerializer(serializers.Serializer):

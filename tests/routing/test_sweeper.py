@@ -70,6 +70,8 @@ def test_chain_fires_each_step_at_its_business_moment_once(setup, django_capture
     assert sla.breached_at == sla.first_contact_due == at(2, 16, 55)
     assert Notification.objects.filter(event="sla.breached").count() == 1
     assert Notification.objects.filter(event="sla.escalated", channel="webhook").count() == 4
+    assert list(Notification.objects.filter(event="lead.reassigned").values_list("payload__to", flat=True)) == [
+        new_owner]
     # Qualification overdue after 48 business hours, only once.
     assert sla_sweep(now=at(11, 16, 50)).fired == 1
     assert sla_sweep(now=at(12, 16, 50)).fired == 0
