@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from .models import EngagementEvent, Lead, NurtureEnrollment, ReasonCode
-from .services import _enqueue, _record, lead_transition, nurture_set_state
+from .services import _enqueue, lead_transition, nurture_set_state, record_change
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _enroll_recycling(*, lead: Lead, at: datetime, active: bool, actor=None) -> 
         return _enroll_recycling(lead=lead, at=at, active=active, actor=actor)
     if not active:
         enrollment.pause()
-    _record(enrollment, actor=actor, reason="rejected: recycling nurture")
+    record_change(enrollment, actor=actor, reason="rejected: recycling nurture")
     enrollment.save()
     payload = [{"lead": lead.pk, "email": lead.email, "sequence": enrollment.sequence, "state": enrollment.state,
                 "cadence_days": enrollment.cadence_days}]
@@ -143,7 +143,7 @@ def sweep_recycle_dates(*, now: datetime, batch: int = BATCH) -> int:
             elif enrollment.state == NurtureEnrollment.State.PAUSED:
                 enrollment.resume()
                 enrollment.ends_at = now + timedelta(days=recycling_duration_days())
-                _record(enrollment, actor=None, reason="re-engagement date reached")
+                record_change(enrollment, actor=None, reason="re-engagement date reached")
                 enrollment.save()
                 payload = [{"lead": lead_id, "sequence": enrollment.sequence, "state": enrollment.state}]
                 transaction.on_commit(lambda p=payload, e=enrollment.pk: _enqueue(
@@ -173,7 +173,7 @@ def sweep_recycling_expiry(*, now: datetime, batch: int = BATCH) -> int:
                 continue  # another sweeper took it
             enrollment = NurtureEnrollment.objects.get(pk=enrollment_id)
             enrollment.stop()
-            _record(enrollment, actor=None, reason="recycling nurture finished")
+            record_change(enrollment, actor=None, reason="recycling nurture finished")
             enrollment.save()
             if stage == Lead.Stage.RECYCLED and not was_engaged:
                 lead = Lead.objects.select_for_update().get(pk=lead_id)

@@ -91,8 +91,10 @@ def classify_email_domain(
     return EmailDomainKind.CORPORATE
 
 
-def _record(instance, *, actor, reason: str) -> None:
+def record_change(instance, *, actor, reason: str) -> None:
+    """Stamp who and why on the next save's history row (django-simple-history)."""
     instance._history_user = actor if getattr(actor, "is_authenticated", False) else None
+    # The history's change_reason column holds 100 characters.
     instance._change_reason = reason[:100] if reason else None
 
 
@@ -128,7 +130,7 @@ def account_upsert(*, company: dict[str, Any], email: str = "", actor=None) -> A
             setattr(account, field, value)
             changed = True
     if changed:
-        _record(account, actor=actor, reason="created" if created else "merged from intake")
+        record_change(account, actor=actor, reason="created" if created else "merged from intake")
         try:
             with transaction.atomic():
                 account.save()
@@ -177,7 +179,7 @@ def lead_upsert(
     if created or lead.email_domain_kind in (EmailDomainKind.CORPORATE, EmailDomainKind.PERSONAL,
                                              EmailDomainKind.EDU):
         lead.email_domain_kind = classify_email_domain(email_domain(email))
-    _record(lead, actor=actor, reason=reason if created else f"{reason}: merged")
+    record_change(lead, actor=actor, reason=reason if created else f"{reason}: merged")
     if created:
         try:
             with transaction.atomic():
@@ -207,7 +209,7 @@ def lead_transition(*, lead: Lead, transition: str, actor=None, reason: str = ""
     kwargs.setdefault("at", timezone.now())
     with transaction.atomic():
         method(**kwargs)
-        _record(lead, actor=actor, reason=reason or transition)
+        record_change(lead, actor=actor, reason=reason or transition)
         lead.save()
         _on_stage_change(lead=lead, transition=transition, actor=actor)
     return lead
@@ -238,7 +240,7 @@ def nurture_set_state(*, lead: Lead, state: str, actor=None, sequences=None) -> 
         if not can_proceed(method):
             continue
         method()
-        _record(enrollment, actor=actor, reason=f"lead is {lead.lifecycle_stage}")
+        record_change(enrollment, actor=actor, reason=f"lead is {lead.lifecycle_stage}")
         enrollment.save()
         changed.append(enrollment)
     if changed:

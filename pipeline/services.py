@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leads import access
+from leads.services import record_change
 
 from .models import (
     OPEN_ORDER,
@@ -45,9 +46,6 @@ DEAL_DESK_FIELDS = ("amount", "discount_percent", "acv", "term_months", "custom_
 ACTIVE_FROM_PROPOSAL = ("proposal", "negotiation")
 
 
-def _record(instance, *, actor, reason: str) -> None:
-    instance._history_user = actor if getattr(actor, "is_authenticated", False) else None
-    instance._change_reason = reason
 
 
 def _enqueue(func_path: str, **kwargs: Any) -> None:
@@ -130,7 +128,7 @@ def deal_create(*, name: str, actor=None, at=None, **fields: Any) -> Deal:
     if missing:
         raise ValidationError({"missing_fields": missing})
     deal.stale_owner_due_at = _stale_due(deal.stage, at)
-    _record(deal, actor=actor, reason="deal created")
+    record_change(deal, actor=actor, reason="deal created")
     deal.save()
     DealStageChange.objects.create(deal=deal, stage=deal.stage, entered_at=at, actor=_user(actor),
                                    reason="created")
@@ -157,7 +155,7 @@ def deal_update(*, deal: Deal, actor=None, close_date=None, close_date_reason: s
     _apply_fields(deal, fields)
     if fields:
         reasons.append("edited " + ", ".join(sorted(fields)))
-    _record(deal, actor=actor, reason="; ".join(reasons) or "edited")
+    record_change(deal, actor=actor, reason="; ".join(reasons) or "edited")
     deal.save()
     if desk_changed and deal.stage in ACTIVE_FROM_PROPOSAL:
         deal_request_approvals(deal=deal, actor=actor, at=at)
@@ -241,7 +239,7 @@ def deal_request_approvals(*, deal: Deal, actor=None, at=None) -> list[Approval]
     for stale in Approval.objects.filter(deal=deal, state=Approval.State.PENDING).select_for_update():
         if stale.terms_key != key or (stale.tier, stale.exception) not in wanted:
             stale.supersede(at=at)
-            _record(stale, actor=actor, reason="terms changed")
+            record_change(stale, actor=actor, reason="terms changed")
             stale.save()
     existing = set(Approval.objects.filter(deal=deal, state=Approval.State.PENDING, terms_key=key)
                    .values_list("tier", "exception"))
@@ -251,7 +249,7 @@ def deal_request_approvals(*, deal: Deal, actor=None, at=None) -> list[Approval]
             continue
         approval = Approval(deal=deal, tier=tier, exception=exc, exception_text=text, terms_key=key,
                             approver_role=Approval.APPROVER_ROLE[tier], requested_by=_user(actor))
-        _record(approval, actor=actor, reason="approval requested")
+        record_change(approval, actor=actor, reason="approval requested")
         approval.save()
         created.append(approval)
     needs = bool(unmet)
@@ -323,7 +321,7 @@ def approval_decide(*, deal: Deal, actor, approve: bool, approval_id=None, tier:
         approval.approve(by=actor, at=at, note=note)
     else:
         approval.reject(by=actor, at=at, note=note)
-    _record(approval, actor=actor, reason=("approved" if approve else "rejected") + (f": {note}" if note else ""))
+    record_change(approval, actor=actor, reason=("approved" if approve else "rejected") + (f": {note}" if note else ""))
     approval.save()
     needs = approvals_pending(deal=deal)
     if deal.needs_approval != needs:
@@ -372,7 +370,7 @@ def deal_transition(*, deal: Deal, to: str, actor=None, reason: str = "", fields
     if to in OPEN_ORDER:
         deal.stale_owner_due_at = _stale_due(to, at)
     why = reason or f"{old} -> {to}"
-    _record(deal, actor=actor, reason=why)
+    record_change(deal, actor=actor, reason=why)
     # Save first: ConcurrentTransitionMixin's conditional UPDATE fails here if another request won.
     deal.save()
     open_stint = DealStageChange.objects.filter(deal=deal, left_at__isnull=True).first()
@@ -422,7 +420,7 @@ def task_create_once(*, kind: str, title: str, owner_id, due_at, dedupe_key: str
 @transaction.atomic
 def deal_set_cs_owner(*, deal: Deal, cs_owner, actor=None) -> Deal:
     deal.cs_owner = cs_owner
-    _record(deal, actor=actor, reason=f"CS owner {cs_owner}")
+    record_change(deal, actor=actor, reason=f"CS owner {cs_owner}")
     deal.save()
     return deal
 

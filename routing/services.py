@@ -20,6 +20,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from leads.models import Lead
+from leads.services import record_change
 from pipeline.models import Activity, Task
 
 from . import engine, selectors
@@ -48,9 +49,6 @@ STAGE_PHASE = {Lead.Stage.MQL: Phase.MQL, Lead.Stage.SQL: Phase.SQL}
 DISCOVERY_KINDS = (Activity.Kind.CALL, Activity.Kind.MEETING)
 
 
-def _record(instance, *, actor, reason):
-    instance._history_user = actor if getattr(actor, "is_authenticated", False) else None
-    instance._change_reason = reason[:100] if reason else None
 
 
 # ---------------------------------------------------------------- configuration
@@ -76,7 +74,7 @@ def rep_create(*, username: str, email: str, team: Team | None, role: str, actor
         user.save(update_fields=["is_staff"])
     rep = Rep(user=user, team=team, role=role, **profile)
     rep.full_clean(exclude=["user"])
-    _record(rep, actor=actor, reason="created")
+    record_change(rep, actor=actor, reason="created")
     rep.save()
     if territories:
         rep.territories.set(territories)
@@ -88,7 +86,7 @@ def rep_update(*, rep: Rep, actor=None, territories=None, email: str | None = No
     for name, value in changes.items():
         setattr(rep, name, value)
     rep.full_clean(exclude=["user"])
-    _record(rep, actor=actor, reason="updated")
+    record_change(rep, actor=actor, reason="updated")
     rep.save()
     if territories is not None:
         rep.territories.set(territories)
@@ -102,7 +100,7 @@ def rep_update(*, rep: Rep, actor=None, territories=None, email: str | None = No
 def team_create(*, actor=None, **fields) -> Team:
     team = Team(**fields)
     team.full_clean()
-    _record(team, actor=actor, reason="created")
+    record_change(team, actor=actor, reason="created")
     team.save()
     return team
 
@@ -111,7 +109,7 @@ def team_create(*, actor=None, **fields) -> Team:
 def territory_create(*, actor=None, **fields) -> Territory:
     territory = Territory(**fields)
     territory.full_clean()
-    _record(territory, actor=actor, reason="created")
+    record_change(territory, actor=actor, reason="created")
     territory.save()
     return territory
 
@@ -283,7 +281,7 @@ def lead_handoff(*, lead: Lead, at: dt.datetime, trigger: str = "", actor=None) 
         Rep.objects.filter(pk=result.rep_id).update(last_assigned_at=timezone.now())
     if lead.owner_id != result.rep_id:
         lead.owner_id = result.rep_id
-        _record(lead, actor=actor, reason=f"routed: {result.rule}")
+        record_change(lead, actor=actor, reason=f"routed: {result.rule}")
         lead.save(update_fields=["owner", "updated_at"])
 
     sla = _sla_start(lead=lead, assignment=assignment, policy=result.policy, team=team, calendar=calendar,
@@ -408,7 +406,7 @@ def _sdr_handoff(*, lead: Lead, at: dt.datetime, actor, sdr: Rep) -> Assignment:
     if result.rep_id is not None:
         Rep.objects.filter(pk=result.rep_id).update(last_assigned_at=timezone.now())
     lead.owner_id = result.rep_id
-    _record(lead, actor=actor, reason=f"SDR handoff: {result.rule}")
+    record_change(lead, actor=actor, reason=f"SDR handoff: {result.rule}")
     lead.save(update_fields=["owner", "updated_at"])
     return Assignment.objects.select_related("rep__user", "team").get(pk=assignment.pk)
 
@@ -519,7 +517,7 @@ def activity_log(*, lead: Lead, kind: str, occurred_at: dt.datetime | None = Non
     occurred_at = occurred_at or timezone.now()
     activity = Activity(kind=kind, lead=lead, rep=actor if getattr(actor, "is_authenticated", False) else None,
                         occurred_at=occurred_at, note=note or "")
-    _record(activity, actor=actor, reason="logged")
+    record_change(activity, actor=actor, reason="logged")
     activity.save()
     clocks = {sla.phase: sla for sla in LeadSla.objects.filter(lead_id=lead.pk, is_current=True)}
     if kind in DISCOVERY_KINDS:
