@@ -23,8 +23,10 @@ from leads.models import Lead, NurtureEnrollment
 from leads.services import lead_transition, nurture_set_state
 from pipeline.models import Deal, Task
 from pipeline.services import deal_set_cs_owner, deal_transition, notify_on_commit, task_create_once
+from routing import engine as routing_engine
+from routing import selectors as routing_selectors
 from routing.calendar import BusinessCalendar, add_business_time
-from routing.models import Rep, Territory
+from routing.models import Rep
 
 KICKOFF_BUSINESS_DAYS = 2
 POST_MORTEM_BUSINESS_DAYS = 5
@@ -55,21 +57,14 @@ def _business_days(start: dt.datetime, days: int, team) -> dt.datetime:
     return add_business_time(start, (closing - opening) * days, calendar)
 
 
-def _territory_matches(territory: Territory, account) -> bool:
+def _account_territories(account) -> list[int]:
+    """Territories matching the account (highest priority first), by routing's one pure matcher."""
     if account is None:
-        return False
-    if territory.countries and (account.country or "").upper() not in [c.upper() for c in territory.countries]:
-        return False
-    if territory.states and (account.state or "") not in territory.states:
-        return False
-    if territory.industries and (account.industry or "").lower() not in [i.lower() for i in territory.industries]:
-        return False
-    employees = account.employees
-    if territory.min_employees is not None and (employees is None or employees < territory.min_employees):
-        return False
-    if territory.max_employees is not None and (employees is None or employees > territory.max_employees):
-        return False
-    return True
+        return []
+    facts = routing_engine.LeadFacts(lead_id=None, employees=account.employees, industry=account.industry or "",
+                                     country=account.country or "", state=account.state or "")
+    territories = sorted(routing_selectors.territory_facts(), key=lambda t: (-t.priority, t.name))
+    return [t.id for t in territories if routing_engine.territory_matches(t, facts)]
 
 
 def pick_cs_owner(*, deal: Deal) -> Rep | None:
@@ -89,9 +84,8 @@ def pick_cs_owner(*, deal: Deal) -> Rep | None:
         reps.sort(key=lambda r: (r.load, r.last_assigned_at or epoch, r.pk))
         return reps[0] if reps else None
 
-    matching = [t for t in Territory.objects.all() if _territory_matches(t, deal.account)]
-    for territory in matching:  # ordered by priority, highest first
-        chosen = least_loaded(pool.filter(territories=territory))
+    for territory_id in _account_territories(deal.account):
+        chosen = least_loaded(pool.filter(territories=territory_id))
         if chosen is not None:
             return chosen
     segment = deal.lead.segment if deal.lead_id else ""
