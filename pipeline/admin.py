@@ -9,7 +9,17 @@ from simple_history.admin import SimpleHistoryAdmin
 from leads import access
 
 from . import services
-from .models import TRANSITION_FOR, Activity, Approval, Deal, DealDeskConfig, DealStageChange, StageConfig, Task
+from .models import (
+    TRANSITION_FOR,
+    Activity,
+    Approval,
+    CloseDateChange,
+    Deal,
+    DealDeskConfig,
+    DealStageChange,
+    StageConfig,
+    Task,
+)
 
 STAGE_FOR = {method: stage for stage, method in TRANSITION_FOR.items()}
 
@@ -137,3 +147,36 @@ class ActivityAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return access.restrict_by_owner(super().get_queryset(request), request.user, "rep")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Facts recorded by the services: listed and searchable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(
+            deal__in=access.restrict_by_owner(Deal.objects.all(), request.user))
+
+
+@admin.register(DealStageChange)
+class DealStageChangeAdmin(ReadOnlyAdmin):
+    list_display = ["deal", "from_stage", "stage", "entered_at", "left_at", "duration_seconds", "backward", "actor"]
+    list_filter = ["stage", "backward"]
+    search_fields = ["deal__name", "reason"]
+    list_select_related = ["deal", "actor"]
+
+
+@admin.register(CloseDateChange)
+class CloseDateChangeAdmin(ReadOnlyAdmin):
+    list_display = ["deal", "old_date", "new_date", "is_push", "reason", "actor", "at"]
+    list_filter = ["is_push"]
+    search_fields = ["deal__name", "reason"]
+    list_select_related = ["deal", "actor"]

@@ -80,3 +80,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(admin.ModelAdmin):
+    list_display = ["at", "delivery", "status_code", "error", "duration_ms"]
+    list_filter = ["status_code"]
+    search_fields = ["error", "delivery__subscription__name"]
+    readonly_fields = ["delivery", "at", "status_code", "error", "duration_ms"]
+
+    def has_add_permission(self, request):
+        return False
