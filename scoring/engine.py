@@ -29,11 +29,16 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from leads.services import PERSONAL_EMAIL_DOMAINS, classify_email_domain, derive_title_level
+from leads.services import PERSONAL_EMAIL_DOMAINS, classify_email_domain
+from leads.services import derive_title_level as _derive_title_level
 
 DAY_SECONDS = 86400.0
+# A pure function of the title: memoised (titles repeat a lot across leads).
+derive_title_level = lru_cache(maxsize=8192)(_derive_title_level)
+COMPILED = "_compiled"
 # Events that signal disengagement: they never make a lead look "active".
 DISENGAGEMENT_TYPES = frozenset({"unsubscribe", "hard_bounce", "spam_complaint"})
 
@@ -131,16 +136,11 @@ def email_domain_kind(lead: dict, model: dict) -> str:
     if "@" not in email:
         return lead.get("email_domain_kind") or "corporate"
     domain = email.rpartition("@")[2]
-    settings = model.get("settings") or {}
-    if domain in set(settings.get("education_domains") or ()):
-        if domain not in set(settings.get("internal_domains") or ()) | set(settings.get("competitor_domains") or ()):
-            return "edu"
-    return classify_email_domain(
-        domain,
-        personal=frozenset(settings.get("personal_domains") or ()) or PERSONAL_EMAIL_DOMAINS,
-        competitor=frozenset(settings.get("competitor_domains") or ()),
-        internal=frozenset(settings.get("internal_domains") or ()),
-    )
+    compiled = model.get(COMPILED) or _domain_lists(model)
+    if domain in compiled.edu and domain not in compiled.internal and domain not in compiled.competitor:
+        return "edu"
+    return classify_email_domain(domain, personal=compiled.personal, competitor=compiled.competitor,
+                                 internal=compiled.internal)
 
 
 def matches(rule: dict, actual, settings: dict) -> bool:
@@ -199,7 +199,10 @@ def _prepare_events(events, at: datetime, reset_at: datetime | None) -> list[tup
         if occurred_at > at or (reset_at is not None and occurred_at < reset_at):
             continue
         prepared.append((ref, event_type, occurred_at, properties or {}))
-    prepared.sort(key=lambda e: (e[2], str(type(e[0])), e[0]))
+    if len({type(e[0]) for e in prepared}) <= 1:  # the usual case: every ref an id (or every one an index)
+        prepared.sort(key=lambda e: (e[2], e[0]))
+    else:
+        prepared.sort(key=lambda e: (e[2], str(type(e[0])), e[0]))
     return prepared
 
 
@@ -211,22 +214,113 @@ def _points_text(points: int) -> str:
     return f"{points:+d}"
 
 
+# ---------------------------------------------------------------- compiled models
+
+
+@dataclass(frozen=True)
+class _DomainLists:
+    edu: frozenset
+    personal: frozenset
+    competitor: frozenset
+    internal: frozenset
+
+
+@dataclass(frozen=True)
+class _Compiled(_DomainLists):
+    """What ``score`` derives from a model once instead of once per lead (same results)."""
+
+    rules: tuple  # (index, rule, "field"|"event"|"inactive", label, field name, matcher)
+    cooldown_minutes: int
+    fast_types: frozenset
+    min_fit: int
+    min_engagement: int
+    mql_threshold: int
+
+
+def _domain_lists(model: dict) -> _DomainLists:
+    settings = model.get("settings") or {}
+    return _DomainLists(
+        edu=frozenset(settings.get("education_domains") or ()),
+        personal=frozenset(settings.get("personal_domains") or ()) or PERSONAL_EMAIL_DOMAINS,
+        competitor=frozenset(settings.get("competitor_domains") or ()),
+        internal=frozenset(settings.get("internal_domains") or ()),
+    )
+
+
+def compile_model(model: dict) -> dict:
+    """The model with its per-model work done once (rule labels, resolved setting lists, domain sets).
+
+    Returns a copy carrying the compiled form under ``COMPILED``; ``score`` accepts either. Callers
+    that score many leads with one model (the set-based paths) compile it once.
+    """
+    if model.get(COMPILED) is not None:
+        return model
+    return {**model, COMPILED: _compile(model)}
+
+
+def _compile(model: dict) -> _Compiled:
+    settings = model.get("settings") or {}
+    rules = []
+    for index, rule in enumerate(model.get("rules") or []):
+        if "field" in rule:
+            rules.append((index, rule, "field", rule_label(rule), rule["field"], _matcher(rule, settings)))
+        elif "event" in rule:
+            rules.append((index, rule, "event", rule_label(rule), rule["event"], None))
+        elif "inactive_days" in rule:
+            rules.append((index, rule, "inactive", None, None, None))
+    return _Compiled(
+        **vars(_domain_lists(model)), rules=tuple(rules), cooldown_minutes=int(model.get("cooldown_minutes") or 0),
+        fast_types=frozenset(model.get("fast_track_events") or ()), min_fit=int(model.get("min_fit") or 0),
+        min_engagement=int(model.get("min_engagement") or 0), mql_threshold=int(model.get("mql_threshold") or 0))
+
+
+def _matcher(rule: dict, settings: dict):
+    """``matches(rule, actual, settings)`` with the expected value resolved and normalised once."""
+    op, expected = rule["op"], _resolve(rule["value"], settings)
+
+    def generic(actual):
+        return matches(rule, actual, settings)
+
+    try:
+        if op == "eq":
+            wanted = _norm(expected)
+            test = lambda actual: actual == wanted  # noqa: E731
+        elif op == "in":
+            wanted_set = {_norm(v) for v in expected}
+            test = lambda actual: actual in wanted_set  # noqa: E731
+        elif op == "contains":
+            needle = _norm(str(expected))
+            test = lambda actual: isinstance(actual, str) and needle in actual  # noqa: E731
+        else:
+            return generic
+    except TypeError:  # an unhashable expected value: the generic path decides as before
+        return generic
+
+    def fast(actual):
+        if actual is None or actual == "":
+            return False
+        if isinstance(actual, list | tuple | set):
+            return generic(actual)
+        return test(_norm(actual))
+
+    return fast
+
+
 # ---------------------------------------------------------------- the function
 
 
 def score(model: dict, lead: dict, account: dict | None, events: list[tuple], at: datetime) -> ScoreResult:
     """Score one lead at ``at``.
 
-    ``model``: the scoring model JSON (rules, thresholds, cooldown, fast-track, settings).
-    ``lead``: email, title, title_level, department, source, email_domain_kind, engagement_reset_at,
-    created_at. ``account``: employees, annual_revenue, industry, country, state, tech_tags.
-    ``events``: ``(type, occurred_at, properties[, id])``; the breakdown refers to events by id
-    (or by index when no id is given).
+    ``model``: the scoring model JSON (rules, thresholds, cooldown, fast-track, settings), or the
+    result of ``compile_model``. ``lead``: email, title, title_level, department, source,
+    email_domain_kind, engagement_reset_at, created_at. ``account``: employees, annual_revenue,
+    industry, country, state, tech_tags. ``events``: ``(type, occurred_at, properties[, id])``; the
+    breakdown refers to events by id (or by index when no id is given).
     """
-    settings = model.get("settings") or {}
-    rules = model.get("rules") or []
+    compiled = model.get(COMPILED) or _compile(model)
     prepared = _prepare_events(events, at, lead.get("engagement_reset_at"))
-    counted = counted_events(prepared, int(model.get("cooldown_minutes") or 0))
+    counted = counted_events(prepared, compiled.cooldown_minutes)
     by_type: dict[str, list[tuple]] = {}
     for ev in counted:
         by_type.setdefault(ev[1], []).append(ev)
@@ -234,52 +328,54 @@ def score(model: dict, lead: dict, account: dict | None, events: list[tuple], at
     breakdown: list[dict[str, Any]] = []
     fit = engagement = 0
     matched_fields: set[str] = set()
+    account = account or {}
 
-    for index, rule in enumerate(rules):
-        kind = rule["kind"]
-        if "field" in rule:
-            name = rule["field"]
+    for index, rule, tag, label, name, matcher in compiled.rules:
+        if tag == "field":
             if name in matched_fields:
                 continue
-            actual = field_value(name, lead, account or {}, model)
-            if not matches(rule, actual, settings):
+            actual = field_value(name, lead, account, model)
+            if not matcher(actual):
                 continue
             matched_fields.add(name)
             points = int(rule["points"])
             fit += points
             breakdown.append({
-                "rule": rule_label(rule), "kind": kind, "rule_index": index, "points": points,
+                "rule": label, "kind": rule["kind"], "rule_index": index, "points": points,
                 "reason": f"{name} is {_value_text(actual)}: {_points_text(points)}", "events": [],
             })
-        elif "event" in rule:
-            entry = _event_rule(rule, index, by_type.get(rule["event"], []), at)
+        elif tag == "event":
+            typed = by_type.get(name)
+            if not typed:  # no counted event of this type: the rule pays nothing
+                continue
+            entry = _event_rule(rule, index, typed, at, label)
             if entry is not None:
                 engagement += entry["points"]
                 breakdown.append(entry)
-        elif "inactive_days" in rule:
+        else:
             entry = _inactivity_rule(rule, index, prepared, lead.get("created_at"), at)
             if entry is not None:
                 engagement += entry["points"]
                 breakdown.append(entry)
 
-    min_fit = int(model.get("min_fit") or 0)
+    min_fit = compiled.min_fit
     criteria_met = (
         fit >= min_fit
-        and engagement >= int(model.get("min_engagement") or 0)
-        and fit + engagement >= int(model.get("mql_threshold") or 0)
+        and engagement >= compiled.min_engagement
+        and fit + engagement >= compiled.mql_threshold
     )
-    fast_types = set(model.get("fast_track_events") or ())
-    fast_refs = [ev[0] for ev in prepared if ev[1] in fast_types]
+    fast_types = compiled.fast_types
+    fast_refs = [ev[0] for ev in prepared if ev[1] in fast_types] if fast_types else []
     return ScoreResult(
         fit=fit, engagement=engagement, breakdown=breakdown, criteria_met=criteria_met,
         fast_track=bool(fast_refs) and fit >= min_fit, fast_track_events=fast_refs,
     )
 
 
-def _event_rule(rule: dict, index: int, events: list[tuple], at: datetime) -> dict | None:
+def _event_rule(rule: dict, index: int, events: list[tuple], at: datetime, label: str | None = None) -> dict | None:
     base = int(rule["points"])
     decay_points, decay_days = rule.get("decay_points"), rule.get("decay_days")
-    label = rule_label(rule)
+    label = label if label is not None else rule_label(rule)
     min_count = rule.get("min_count")
     if min_count:
         completed = _first_completion(events, int(min_count), rule.get("window_days"))

@@ -63,3 +63,15 @@ def rescore_decayed_leads() -> int:
         processed=len(lead_ids), changed=result["changed"], qualified=len(result["qualified"]),
         status=RescoreJob.Status.DONE, finished_at=timezone.now())
     return len(lead_ids)
+
+
+def send_buying_committee_alerts(*, alerts: list[dict]) -> int:
+    """Deliver the buying-committee alerts one transaction raised (webhook to each account owner).
+
+    Idempotent: each alert carries the dedupe key ``buying-committee:<account>``. Returns how many
+    were new.
+    """
+    from revops.notifications import send_webhook
+
+    return sum(bool(send_webhook(event="account.buying_committee", payload=payload,
+                                 dedupe_key=f"buying-committee:{payload['account']}")) for payload in alerts)

@@ -1,30 +1,37 @@
 """Event ingestion (SPEC §2): store idempotently -> rescore -> MQL -> handoff, in one transaction.
 
 ``event_ingest`` (one event) runs a fixed number of queries whatever the lead's history length:
-the idempotency check, the lead (locked), the insert (in a savepoint), the active models, the
-events the score can still read (one query, bounded by each rule's decay horizon), the lead's
-deals, the lead/score-change writes and the account score. ``events_ingest_bulk`` does the same
-set-based for up to 1,000 events.
+the lead (locked, with its account and deal flags), the insert (``ON CONFLICT DO NOTHING
+RETURNING``: no separate idempotency check, no savepoint), the active models, the events the score
+can still read (one query, bounded by each rule's decay horizon), the lead, history and
+score-change writes and one account-score upsert. ``events_ingest_bulk`` does the same set-based
+for up to 1,000 events (see its docstring and docs/performance.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django_q.tasks import async_task
 
 from leads.models import EngagementEvent, Lead
 from leads.services import lead_transition, lead_upsert, normalise_email
+from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
 from scoring.engine import DISENGAGEMENT_TYPES
 from scoring.models import ScoreChange
+
+from . import handoff as handoff_flow
 
 logger = logging.getLogger(__name__)
 
@@ -99,35 +106,34 @@ def _error_text(exc: ValidationError) -> str:
 # ---------------------------------------------------------------- MQL and handoff
 
 
-def _handoff(*, lead: Lead, at, trigger: str, actor) -> None:
-    from revops.flows import handoff
-
-    try:
-        handoff.lead_handoff(lead=lead, at=at, trigger=trigger, actor=actor)
-    except NotImplementedError:  # routing not installed yet: the MQL stands, the lead waits in the queue
-        logger.warning("lead_handoff is not implemented; lead %s stays unrouted", lead.pk)
-
-
 def lead_qualify_if_ready(*, lead: Lead, at, trigger: str, actor=None) -> bool:
     """Move a scored lead to MQL when its criteria (or fast-track) are met and nothing suppresses it,
-    then hand it off. Automation only moves ``lead``/``recycled`` leads (never sales-owned stages)."""
+    then hand it off in the same transaction. Automation only moves ``lead``/``recycled`` leads
+    (never sales-owned stages)."""
     if (lead.lifecycle_stage not in scoring_services.QUALIFIABLE_STAGES or not lead.mql_criteria_met
             or lead.suppression_reason):
         return False
     reason = f"auto MQL: score {lead.score} ({trigger})"
     lead_transition(lead=lead, transition="qualify_marketing", actor=actor, reason=reason, at=at)
-    _handoff(lead=lead, at=at, trigger=trigger, actor=actor)
-    lead.owner_id = Lead.objects.filter(pk=lead.pk).values_list("owner_id", flat=True).first()
+    assignment = handoff_flow.lead_handoff(lead=lead, at=at, trigger=trigger, actor=actor)
+    lead.owner_id = assignment.rep_id
+    payload = {"text": f"[revops] New MQL: {lead.email} (score {lead.score}, {trigger})", "lead": lead.pk,
+               "email": lead.email, "score": lead.score, "fit_score": lead.fit_score,
+               "engagement_score": lead.engagement_score, "is_recycled": lead.is_recycled, "trigger": trigger,
+               "owner": assignment.rep_id}
+    key = f"lead.mql:{lead.pk}:{lead.mql_at.isoformat()}"
+    transaction.on_commit(lambda: async_task("revops.notifications.send_webhook", event="lead.mql",
+                                             payload=payload, dedupe_key=key))
     return True
 
 
 @transaction.atomic(savepoint=False)
 def lead_score_and_qualify(*, lead: Lead, at=None, trigger: str = ScoreChange.Trigger.INTAKE, actor=None,
-                           event=None, save_fields: tuple[str, ...] = ()) -> bool:
+                           event=None, save_fields: tuple[str, ...] = (), deal_flags: set[str] | None = None) -> bool:
     """Rescore one lead, then qualify and hand off when ready. Returns True when it became MQL."""
     at = at or timezone.now()
     scoring_services.lead_rescore(lead=lead, at=at, trigger=trigger, event=event, actor=actor,
-                                  save_fields=save_fields)
+                                  save_fields=save_fields, deal_flags=deal_flags)
     qualified = lead_qualify_if_ready(lead=lead, at=at, trigger=event.type if event else "score", actor=actor)
     if lead.account_id:
         scoring_services.account_scores_refresh(account_ids=[lead.account_id], at=at)
@@ -155,6 +161,59 @@ def leads_rescore_and_qualify(*, lead_ids: list[int], at=None, trigger: str = Sc
     return {"changed": changed, "qualified": qualified}
 
 
+# ---------------------------------------------------------------- storing events
+
+
+class _Duplicate(Exception):
+    """The idempotency key is stored already: roll back whatever this request did and answer the duplicate."""
+
+
+def events_insert(rows: list[tuple[int, str, datetime, str, dict]], *, now) -> dict[str, int]:
+    """Insert ``(lead_id, type, occurred_at, idempotency_key, properties)`` rows in ONE statement,
+    ``INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key``.
+
+    Returns ``{key: id}`` of the rows this statement stored: a key stored before, or by a concurrent
+    request (PostgreSQL waits for it to commit), is absent. No savepoint and no IntegrityError.
+    """
+    if not rows:
+        return {}
+    meta = EngagementEvent._meta
+    quote = connection.ops.quote_name
+    columns = ["lead_id", "type", "occurred_at", "received_at", "idempotency_key", "properties"]
+    suffix = (f"ON CONFLICT ({quote('idempotency_key')}) DO NOTHING RETURNING {quote('id')}, "
+              f"{quote('idempotency_key')}")
+    if connection.vendor == "postgresql":
+        # One array per column (a few placeholders instead of six per row: Django's client-side-binding
+        # cursor merges every placeholder into the SQL text in Python).
+        encoder = meta.get_field("properties").encoder
+        lead_ids, types, times, keys, properties = (list(c) for c in zip(*rows, strict=True))
+        sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+               f"SELECT v.lead_id, v.type, v.occurred_at, %s, v.key, v.properties::jsonb "
+               f"FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[], %s::text[]) "
+               f"AS v(lead_id, type, occurred_at, key, properties) {suffix}")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, lead_ids, types, times, keys,
+                                 [json.dumps(p, cls=encoder) for p in properties]])
+            return {key: pk for pk, key in cursor.fetchall()}
+    prep_time = meta.get_field("occurred_at").get_db_prep_save
+    prep_json = meta.get_field("properties").get_db_prep_save
+    received = prep_time(now, connection)
+    stored: dict[str, int] = {}
+    step = max(1, (scoring_services._param_limit() - 1) // len(columns))
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        params: list = []
+        for lead_id, event_type, occurred_at, key, properties in chunk:
+            params += [lead_id, event_type, prep_time(occurred_at, connection), received, key,
+                       prep_json(properties, connection)]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+        sql = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES {values} {suffix}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            stored.update((key, pk) for pk, key in cursor.fetchall())
+    return stored
+
+
 # ---------------------------------------------------------------- one event
 
 
@@ -165,13 +224,17 @@ def _reply(*, lead: Lead, event_id: int, duplicate: bool) -> dict[str, Any]:
 
 
 def _locked_leads():
-    return Lead.objects.select_related("account").select_for_update(of=("self",))
+    """Leads locked for scoring, with their account and deal flags in the same query."""
+    return (Lead.objects.select_related("account").select_for_update(of=("self",))
+            .annotate(**scoring_selectors.deal_flag_annotations()))
 
 
 def _lead_for(data: dict[str, Any], *, actor) -> Lead:
     if "lead" in data:
         lead = _locked_leads().filter(pk=data["lead"]).first()
         if lead is None:
+            if EngagementEvent.objects.filter(idempotency_key=data["idempotency_key"]).exists():
+                raise _Duplicate
             raise Http404("Unknown lead.")
         return lead
     lead = _locked_leads().filter(email=data["email"]).first()
@@ -180,15 +243,19 @@ def _lead_for(data: dict[str, Any], *, actor) -> Lead:
     return lead
 
 
-def _apply_event_to_lead(lead: Lead, event_type: str, occurred_at, now) -> list[str]:
+def _apply_event_to_lead(lead, event_type: str, occurred_at, now) -> list[str]:
+    """Suppression flag and last-engaged time an event sets, on a Lead or a ``lead_rows`` row (a dict)."""
+    get, put = (lead.get, lead.__setitem__) if isinstance(lead, dict) else (
+        lambda name: getattr(lead, name), lambda name, value: setattr(lead, name, value))
     changed = []
     flag = FLAG_FOR_EVENT.get(event_type)
-    if flag and not getattr(lead, flag):
-        setattr(lead, flag, True)
+    if flag and not get(flag):
+        put(flag, True)
         changed.append(flag)
+    last = get("last_engaged_at")
     if event_type not in DISENGAGEMENT_TYPES and occurred_at <= now + FUTURE_TOLERANCE and (
-            lead.last_engaged_at is None or occurred_at > lead.last_engaged_at):
-        lead.last_engaged_at = occurred_at
+            last is None or occurred_at > last):
+        put("last_engaged_at", occurred_at)
         changed.append("last_engaged_at")
     return changed
 
@@ -198,35 +265,36 @@ def event_ingest(*, item: Any, actor=None) -> tuple[dict[str, Any], bool]:
 
     A known idempotency key changes nothing and answers the lead as it stands (``created`` False).
     An unknown lead id raises ``Http404``; an unknown email creates a ``subscriber``. Everything
-    (event, lead, score, MQL, handoff) happens in one transaction; when a concurrent request stores
-    the same key first, the unique constraint fails the insert, the whole transaction rolls back
-    (a subscriber it created included) and the answer is the duplicate one.
+    (event, lead, score, MQL, handoff) happens in one transaction. The insert is
+    ``ON CONFLICT DO NOTHING``: when the key is stored already (or a concurrent request stores it
+    first) the transaction rolls back (a subscriber it created included) and the answer is the
+    duplicate one. Fresh events run a fixed number of queries (tests/scoring/test_api.py).
     """
     now = timezone.now()
     data = event_parse(item, now=now)
+    try:
+        return _event_ingest(data=data, now=now, actor=actor)
+    except _Duplicate:
+        pass
     existing = (EngagementEvent.objects.filter(idempotency_key=data["idempotency_key"])
                 .values_list("pk", "lead_id").first())
-    if existing is None:
-        try:
-            return _event_ingest(data=data, now=now, actor=actor)
-        except IntegrityError:
-            existing = (EngagementEvent.objects.filter(idempotency_key=data["idempotency_key"])
-                        .values_list("pk", "lead_id").first())
-            if existing is None:
-                raise
     return _reply(lead=Lead.objects.get(pk=existing[1]), event_id=existing[0], duplicate=True), False
 
 
 @transaction.atomic
 def _event_ingest(*, data: dict[str, Any], now, actor) -> tuple[dict[str, Any], bool]:
     lead = _lead_for(data, actor=actor)
-    event = EngagementEvent.objects.create(lead=lead, type=data["type"], occurred_at=data["occurred_at"],
-                                           idempotency_key=data["idempotency_key"],
-                                           properties=data["properties"])
+    stored = events_insert([(lead.pk, data["type"], data["occurred_at"], data["idempotency_key"],
+                             data["properties"])], now=now)
+    if not stored:
+        raise _Duplicate
+    event = EngagementEvent(pk=stored[data["idempotency_key"]], lead=lead, type=data["type"],
+                            occurred_at=data["occurred_at"], received_at=now,
+                            idempotency_key=data["idempotency_key"], properties=data["properties"])
     at = max(now, data["occurred_at"])
     changed = _apply_event_to_lead(lead, data["type"], data["occurred_at"], now)
     lead_score_and_qualify(lead=lead, at=at, trigger=ScoreChange.Trigger.EVENT, actor=actor, event=event,
-                           save_fields=tuple(changed))
+                           save_fields=tuple(changed), deal_flags=scoring_selectors.deal_flags_annotated(lead))
     return _reply(lead=lead, event_id=event.pk, duplicate=False), True
 
 
@@ -237,8 +305,19 @@ def _event_ingest(*, data: dict[str, Any], now, actor) -> tuple[dict[str, Any], 
 def events_ingest_bulk(*, items: Any, actor=None) -> dict[str, Any]:
     """Store up to 1,000 events; good items land even when others are bad (errors per index).
 
-    Duplicate keys (already stored, or repeated inside the batch) count once as duplicates.
-    Affected leads are rescored set-based, then qualified and handed off, in this transaction.
+    Duplicate keys (already stored, or repeated inside the batch) count once as duplicates. Set-based,
+    in one transaction, whatever the batch holds (issue 3, docs/performance.md):
+
+    1. parse every item; dedupe keys inside the batch; the keys already stored: ONE query;
+    2. the affected leads with their accounts and deal flags, locked in id order: ONE query (an unknown
+       email creates its subscriber through ``lead_upsert``, one by one);
+    3. the new events: ONE ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (what it returns is ours;
+       the rest was stored concurrently and counts as duplicates);
+    4. the active models (ONE query), the events that can still count for all affected leads (ONE
+       query), the pure engine per lead, then one UPDATE (executemany), one INSERT ... SELECT of
+       history rows and one bulk INSERT of ScoreChange rows (``scoring.services.lead_rows_rescore``);
+    5. only the leads that now qualify go through the per-lead MQL transition and handoff;
+    6. the account scores of the affected accounts: ONE upsert.
     """
     if not isinstance(items, list):
         raise ValidationError({"non_field_errors": ["Send a JSON list of events."]})
@@ -267,61 +346,54 @@ def events_ingest_bulk(*, items: Any, actor=None) -> dict[str, Any]:
     duplicates += len(parsed) - len(fresh)
 
     lead_ids = {d["lead"] for _, d in fresh if "lead" in d}
-    known_ids = set(Lead.objects.filter(pk__in=lead_ids).values_list("pk", flat=True)) if lead_ids else set()
     emails = {d["email"] for _, d in fresh if "email" in d}
-    by_email = dict(Lead.objects.filter(email__in=emails).values_list("email", "pk")) if emails else {}
-    for email in sorted(emails - set(by_email)):
-        lead, _ = lead_upsert(email=email, actor=actor, reason="event from an unknown email")
-        by_email[email] = lead.pk
+    rows = scoring_selectors.lead_rows(Q(pk__in=lead_ids) | Q(email__in=emails), lock=True) if fresh else []
+    by_id = {row["id"]: row for row in rows}
+    by_email = {row["email"]: row for row in rows}
+    created = [lead_upsert(email=email, actor=actor, reason="event from an unknown email")[0].pk
+               for email in sorted(emails - set(by_email))]
+    if created:
+        for row in scoring_selectors.lead_rows(Q(pk__in=created), lock=True):
+            by_id[row["id"]] = by_email[row["email"]] = row
 
-    rows: list[EngagementEvent] = []
+    pending: list[tuple[dict, dict]] = []
     for index, data in fresh:
-        lead_id = data["lead"] if "lead" in data else by_email[data["email"]]
-        if "lead" in data and lead_id not in known_ids:
-            errors.append({"index": index, "error": f"lead: Unknown lead {lead_id}."})
+        row = by_id.get(data["lead"]) if "lead" in data else by_email[data["email"]]
+        if row is None:
+            errors.append({"index": index, "error": f"lead: Unknown lead {data['lead']}."})
             continue
-        rows.append(EngagementEvent(lead_id=lead_id, type=data["type"], occurred_at=data["occurred_at"],
-                                    idempotency_key=data["idempotency_key"], properties=data["properties"]))
-    EngagementEvent.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
-    # Which rows are ours (a concurrent request may have stored a key between the check and the insert).
-    stored_rows = {key: (pk, lead_id, event_type, occurred_at) for key, pk, lead_id, event_type, occurred_at in
-                   EngagementEvent.objects.filter(idempotency_key__in=[r.idempotency_key for r in rows])
-                   .values_list("idempotency_key", "pk", "lead_id", "type", "occurred_at")}
-    ours = [r for r in rows if (stored_rows.get(r.idempotency_key) or (None, None))[1:3] == (r.lead_id, r.type)]
-    duplicates += len(rows) - len(ours)
+        pending.append((row, data))
+    stored = events_insert([(row["id"], d["type"], d["occurred_at"], d["idempotency_key"], d["properties"])
+                            for row, d in pending], now=now)
+    ours = [(row, d, stored[d["idempotency_key"]]) for row, d in pending if d["idempotency_key"] in stored]
+    duplicates += len(pending) - len(ours)
     errors.sort(key=lambda e: e["index"])
     if ours:
-        _apply_events_to_leads(ours, now)
-        latest: dict[int, tuple] = {}
-        for row in ours:
-            pk = stored_rows[row.idempotency_key][0]
-            if row.lead_id not in latest or row.occurred_at >= latest[row.lead_id][0]:
-                latest[row.lead_id] = (row.occurred_at, pk, row.type)
-        at = max([now, *(r.occurred_at for r in ours)])
-        leads_rescore_and_qualify(
-            lead_ids=sorted(latest), at=at, trigger=ScoreChange.Trigger.EVENT, actor=actor,
-            events_by_key={lead_id: v[1] for lead_id, v in latest.items()},
-            triggers={lead_id: v[2] for lead_id, v in latest.items()})
+        _score_and_qualify_rows(ours, now=now, actor=actor)
     return {"stored": len(ours), "duplicates": duplicates, "errors": errors}
 
 
-def _apply_events_to_leads(rows: list[EngagementEvent], now) -> None:
-    """Suppression flags and last-engaged times for many leads, in at most four UPDATE statements."""
-    for event_type, flag in FLAG_FOR_EVENT.items():
-        ids = {r.lead_id for r in rows if r.type == event_type}
-        if ids:
-            Lead.objects.filter(pk__in=ids).exclude(**{flag: True}).update(**{flag: True})
-    engaged: dict[int, datetime] = {}
-    for r in rows:
-        if r.type not in DISENGAGEMENT_TYPES and r.occurred_at <= now + FUTURE_TOLERANCE:
-            engaged[r.lead_id] = max(engaged.get(r.lead_id, r.occurred_at), r.occurred_at)
-    if engaged:
-        field = Lead._meta.get_field("last_engaged_at")
-        quote = connection.ops.quote_name
-        column, table = quote(field.column), quote(Lead._meta.db_table)
-        sql = (f"UPDATE {table} SET {column} = %s WHERE {quote('id')} = %s "
-               f"AND ({column} IS NULL OR {column} < %s)")
-        params = [(field.get_db_prep_save(t, connection), lead_id, field.get_db_prep_save(t, connection))
-                  for lead_id, t in sorted(engaged.items())]
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+def _score_and_qualify_rows(ours: list[tuple[dict, dict, int]], *, now, actor) -> None:
+    """Rescore the leads of the stored events set-based, then MQL + handoff for those that qualify."""
+    latest: dict[int, tuple] = {}
+    for row, data, event_id in ours:
+        changed = _apply_event_to_lead(row, data["type"], data["occurred_at"], now)
+        if changed:
+            row["_dirty"] = True
+            if any(name != "last_engaged_at" for name in changed):
+                row["_history"] = True
+        previous = latest.get(row["id"])
+        if previous is None or data["occurred_at"] >= previous[0]:
+            latest[row["id"]] = (data["occurred_at"], event_id, data["type"], row)
+    at = max([now, *(v[0] for v in latest.values())])
+    qualifying, _ = scoring_services.lead_rows_rescore(
+        rows=[v[3] for v in latest.values()], at=at, trigger=ScoreChange.Trigger.EVENT, actor=actor,
+        event_for_lead={lead_id: v[1] for lead_id, v in latest.items()})
+    if qualifying:
+        # Locked already (lead_rows); full instances only for the few that move to MQL.
+        for lead in Lead.objects.select_related("account").filter(pk__in=[r["id"] for r in qualifying]
+                                                                  ).order_by("pk"):
+            lead_qualify_if_ready(lead=lead, at=at, trigger=latest[lead.pk][2], actor=actor)
+    accounts = {v[3]["account_id"] for v in latest.values() if v[3]["account_id"]}
+    if accounts:
+        scoring_services.account_scores_refresh(account_ids=accounts, at=at)

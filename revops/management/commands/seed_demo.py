@@ -1,7 +1,12 @@
 """Load demo data idempotently: teams, reps, territories, accounts, leads at every stage, events, deals.
 
 Every row has a natural key (username, team/territory name, account domain, lead email,
-event idempotency key, deal name), so running the command again adds nothing.
+event idempotency key, deal name), so running the command again adds nothing. Demo leads are
+then scored by the active models, open MQLs are routed through the real handoff (owner, task,
+SLA clock), most of them get a first contact, and deals carry their stage history, so every
+page and dashboard has something to show at first login.
+
+It lives in ``revops`` because it drives every app.
 """
 
 import random
@@ -15,8 +20,11 @@ from django.utils import timezone
 
 from leads.models import Account, EngagementEvent, Lead
 from leads.services import derive_title_level
-from pipeline.models import Deal
-from routing.models import Rep, Team, Territory
+from pipeline.models import OPEN_ORDER, REQUIRED_FIELDS, Deal, DealStageChange
+from pipeline.services import sweep_stale_deals
+from routing.models import Assignment, Rep, Team, Territory
+from routing.services import activity_log, lead_handoff
+from scoring.services import leads_rescore
 
 PASSWORD = "demo-pass-123"
 GEOGRAPHY = {  # seed 001, "Territory Routing / By Geography"
@@ -66,7 +74,9 @@ class Command(BaseCommand):
             lead_count = self._leads(rng, leads, account_rows, users, now)
             self._events(rng, now)
             self._deals(rng, now)
-        self._rescore()
+        self._rescore(now)
+        self._handoffs(rng, now)
+        sweep_stale_deals(now=now)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {Team.objects.count()} teams, {Rep.objects.count()} reps, "
             f"{Account.objects.count()} accounts, {Lead.objects.count()} leads ({lead_count} new), "
@@ -215,19 +225,76 @@ class Command(BaseCommand):
                 stage = stages[index % 5]  # every open stage
             else:
                 stage = Deal.Stage.CLOSED_WON
-            rows.append(Deal(name=name, account_id=lead.account_id, lead=lead, owner_id=lead.owner_id,
-                             amount=Decimal(rng.randint(5, 120) * 1000), stage=stage,
-                             close_date=(now + timedelta(days=rng.randint(-30, 90))).date(),
-                             stage_entered_at=now - timedelta(days=rng.randint(0, 30)),
-                             closed_at=now if stage == Deal.Stage.CLOSED_WON else None))
+            rows.append(self._deal(rng, now, name, lead, stage))
         lost = Lead.objects.filter(lifecycle_stage=Lead.Stage.RECYCLED, email__contains="@demo-account-")[:20]
         for lead in lost:
             name = f"Demo deal {lead.pk}"
             if name not in existing:
-                rows.append(Deal(name=name, account_id=lead.account_id, lead=lead, owner_id=lead.owner_id,
-                                 amount=Decimal(rng.randint(5, 60) * 1000), stage=Deal.Stage.CLOSED_LOST,
-                                 close_date=now.date(), closed_at=now, stage_entered_at=now))
+                rows.append(self._deal(rng, now, name, lead, Deal.Stage.CLOSED_LOST))
         Deal.objects.bulk_create(rows)
+        self._stage_history(rng, now, [d.name for d in rows])
 
-    def _rescore(self):
-        """Score every demo lead with the active models (when the scoring app provides it)."""
+    def _deal(self, rng, now, name, lead, stage):
+        """A deal in ``stage`` carrying the required fields of every stage it has passed through."""
+        deal = Deal(name=name, account_id=lead.account_id, lead=lead, owner_id=lead.owner_id,
+                    amount=Decimal(rng.randint(5, 120) * 1000), stage=stage, source=lead.source or "website",
+                    fit_score=lead.fit_score, close_date=(now + timedelta(days=rng.randint(5, 90))).date(),
+                    stage_entered_at=now - timedelta(days=rng.randint(0, 35)))
+        path = OPEN_ORDER[:OPEN_ORDER.index(stage) + 1] if stage in OPEN_ORDER else (*OPEN_ORDER, stage)
+        for step in path:
+            for field in REQUIRED_FIELDS[step]:
+                if field in ("contact", "company", "source", "fit_score", "close_date"):
+                    continue
+                setattr(deal, field, f"Demo {field.replace('_', ' ')}")
+        if stage in Deal.CLOSED:
+            deal.closed_at = deal.stage_entered_at
+        if stage == Deal.Stage.CLOSED_LOST:
+            deal.loss_reason = rng.choice(["No budget this year", "Chose a competitor", "No decision"])
+            deal.competitor = "Globex CRM" if "competitor" in deal.loss_reason else ""
+        if rng.random() < 0.1 and stage in OPEN_ORDER:
+            deal.close_date_pushes, deal.forecast_review = 2, True
+        return deal
+
+    def _stage_history(self, rng, now, names):
+        """One stint per stage passed through, ending where the deal now is (time in stage, averages)."""
+        stints = []
+        for deal in Deal.objects.filter(name__in=names).only("pk", "stage", "stage_entered_at"):
+            path = (OPEN_ORDER[:OPEN_ORDER.index(deal.stage) + 1] if deal.stage in OPEN_ORDER
+                    else (*OPEN_ORDER, deal.stage))
+            entered = deal.stage_entered_at
+            previous = ""
+            times = []
+            for stage in reversed(path[:-1]):
+                left, entered = entered, entered - timedelta(days=rng.uniform(3, 20))
+                times.append((stage, entered, left))
+            times.reverse()
+            for stage, entered_at, left_at in times:
+                stints.append(DealStageChange(deal=deal, from_stage=previous, stage=stage, entered_at=entered_at,
+                                              left_at=left_at,
+                                              duration_seconds=int((left_at - entered_at).total_seconds())))
+                previous = stage
+            stints.append(DealStageChange(deal=deal, from_stage=previous, stage=deal.stage,
+                                          entered_at=deal.stage_entered_at))
+        DealStageChange.objects.bulk_create(stints)
+
+    def _rescore(self, now):
+        """Score every demo lead with the active model of its segment (set-based, in batches)."""
+        ids = list(Lead.objects.filter(email__contains="@demo-account-").values_list("pk", flat=True))
+        for start in range(0, len(ids), 500):
+            with transaction.atomic():
+                leads_rescore(lead_ids=ids[start:start + 500], at=now)
+
+    def _handoffs(self, rng, now):
+        """Route every open demo MQL once (owner, first-contact task, SLA clock); most get a first contact."""
+        routed = Assignment.objects.filter(is_current=True).values("lead_id")
+        mqls = (Lead.objects.filter(lifecycle_stage=Lead.Stage.MQL, email__contains="@demo-account-")
+                .exclude(pk__in=routed).order_by("pk"))
+        for lead in mqls:
+            with transaction.atomic():
+                lead_handoff(lead=lead, at=lead.mql_at, trigger="demo")
+                lead.refresh_from_db()
+                if lead.owner_id and rng.random() < 0.7:
+                    # Speed-to-lead spread: most within minutes, a tail over hours.
+                    delay = timedelta(minutes=rng.choice([2, 4, 7, 12, 25, 45, 90, 240, 600]))
+                    activity_log(lead=lead, kind=rng.choice(["call", "email"]), occurred_at=min(now, lead.mql_at +
+                                 delay), note="Demo: first touch", actor=lead.owner)
