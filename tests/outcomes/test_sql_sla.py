@@ -6,12 +6,11 @@ on the same escalation engine and sweeper as the MQL SLA: each step fires once.
 """
 
 import datetime as dt
-import threading
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from leads.models import Lead
@@ -20,6 +19,7 @@ from revops.flows import qualification
 from revops.models import Notification
 from routing.models import Assignment, LeadSla, Rep, SlaPolicy, SlaStep
 from routing.services import activity_log, lead_handoff, lead_sql_handoff, sla_sweep, sla_sweep_batch
+from tests.concurrency import run_threads
 from tests.conftest import as_user
 from tests.routing import factories as rf
 
@@ -301,26 +301,6 @@ def postgres_transactional(test):
     return test
 
 
-def _run_threads(target, n):
-    errors, barrier = [], threading.Barrier(n)
-
-    def wrapped(i):
-        try:
-            barrier.wait()
-            target(i)
-        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
-
-
 def _sdr_leads(n):
     sdr = rf.rep(team=rf.team(), role=Rep.Role.SDR)
     leads = [rf.handed_off(at=PG_MQL_AT, source="webinar")[0] for _ in range(n)]
@@ -340,7 +320,7 @@ def test_pg_concurrent_accepts_hand_each_lead_to_one_ae_once():
             except (TransitionNotAllowed, ConcurrentTransition):
                 pass  # the other worker accepted it first
 
-    assert _run_threads(worker, 4) == []
+    assert run_threads(worker, 4) == []
     assert Lead.objects.filter(lifecycle_stage="sql").count() == 20
     assert Assignment.objects.filter(trigger="sdr_handoff").count() == 20
     assert set(Lead.objects.values_list("owner_id", flat=True)) <= {a.pk for a in aes}
@@ -368,7 +348,7 @@ def test_pg_two_sweepers_fire_each_sql_step_once():
             if not result.claimed:
                 break
 
-    assert _run_threads(sweeper, 2) == []
+    assert run_threads(sweeper, 2) == []
     assert sum(results) == 30
     assert SlaStep.objects.filter(action="discovery_overdue", status="fired").count() == 30
     assert Notification.objects.filter(event="sla.breached", dedupe_key__endswith=":discovery_call").count() == 30

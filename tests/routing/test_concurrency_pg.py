@@ -2,10 +2,9 @@
 
 import collections
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from leads.models import Lead
@@ -16,6 +15,7 @@ from revops.models import Notification
 from routing.models import Assignment, LeadSla, SlaStep
 from routing.services import sla_sweep_batch
 from tests import factories
+from tests.concurrency import run_threads
 from tests.routing import factories as rf
 
 pytestmark = [
@@ -26,26 +26,6 @@ pytestmark = [
 ]
 AT = dt.datetime(2025, 6, 2, 10, 0, tzinfo=dt.UTC)
 WORKERS, LEADS, REPS = 8, 400, 7
-
-
-def _run_threads(target, n):
-    errors, barrier = [], threading.Barrier(n)
-
-    def wrapped(i):
-        try:
-            barrier.wait()
-            target(i)
-        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
 
 
 def test_400_leads_qualified_by_8_workers_at_once():
@@ -66,7 +46,7 @@ def test_400_leads_qualified_by_8_workers_at_once():
                     pass  # already MQL: a retried handoff must be a no-op
                 lead_handoff(lead=lead, at=AT, trigger="demo_request")
 
-    _run_threads(worker, WORKERS)
+    assert run_threads(worker, WORKERS) == []
 
     current = Assignment.objects.filter(is_current=True)
     assert current.count() == LEADS == Assignment.objects.count()
@@ -98,7 +78,7 @@ def test_two_sweepers_at_the_same_time_fire_each_step_once():
             if not result.claimed:
                 break
 
-    _run_threads(sweeper, 2)
+    assert run_threads(sweeper, 2) == []
     assert sum(results) == 60
     assert SlaStep.objects.filter(action="remind_owner", status="fired").count() == 60
     assert Notification.objects.filter(event="sla.escalated", channel="webhook").count() == 60
