@@ -15,12 +15,11 @@ from django.views.decorators.http import require_POST
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_htmx.http import HttpResponseClientRedirect
 
+from leads.forms import AcceptForm, RejectForm
+from leads.selectors import lead_get_for, lead_history
 from revops.forms import ActivityForm, ConvertForm
 from revops.views import actions
 from revops.views.selectors import queue_for, sla_state, tasks_for
-
-from .forms import AcceptForm, RejectForm
-from .selectors import lead_get_for, lead_history
 
 QUEUE_PAGE_SIZE = 50
 
