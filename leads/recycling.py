@@ -182,11 +182,3 @@ def sweep_recycling_expiry(*, now: datetime, batch: int = BATCH) -> int:
                                 cause="6 months in recycling without engagement")
                 archived += 1
     return archived
-
-
-def sweep_recycling_task():
-    """django-q2 entry point (schedule ``revops-recycling-sweep``)."""
-    from django.utils import timezone
-
-    now = timezone.now()
-    return {"reengaged": sweep_recycle_dates(now=now), "archived": sweep_recycling_expiry(now=now)}

@@ -5,5 +5,5 @@ MINUTES = "I"
 
 SCHEDULES: dict[str, tuple[str, str, int | None]] = {
     # One sweeper over due-at columns (STYLE rule 9); staleness is counted in days, so hourly is plenty.
-    "revops-stale-deals": ("pipeline.tasks.sweep_stale_deals_task", MINUTES, 60),
+    "revops-stale-deals": ("revops.jobs.sweep_stale_deals_task", MINUTES, 60),
 }

@@ -388,7 +388,7 @@ def deal_transition(*, deal: Deal, to: str, actor=None, reason: str = "", fields
                                "reason": reason},
                       dedupe_key=f"deal:{deal.pk}:stage:{old}:{to}:{at.isoformat()}")
     if skipped:
-        notify_on_commit("pipeline.tasks.alert_stage_skipped", deal_id=deal.pk, skipped=skipped,
+        notify_on_commit("revops.jobs.alert_stage_skipped", deal_id=deal.pk, skipped=skipped,
                           from_stage=old, to_stage=to, at=at.isoformat())
     return deal
 
@@ -508,7 +508,7 @@ def sweep_stale_deals(*, now, batch_size: int = 1000) -> dict[str, int]:
                     break
                 _insert_stale_tasks(token=token, step=step, now=now)
                 # One notification job per batch, not per deal.
-                notify_on_commit("pipeline.tasks.notify_stale_batch", deal_ids=rows, step=step, token=token)
+                notify_on_commit("revops.jobs.notify_stale_batch", deal_ids=rows, step=step, token=token)
             result[step] += len(rows)
             if len(rows) < batch_size:
                 break

@@ -8,8 +8,11 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from leads import access
 from leads.models import Lead
+from scoring.admin import ScoringModelAdmin
+from scoring.models import ScoringModel
 
 from .flows import lifecycle
+from .flows import scoring as scoring_flow
 from .models import Notification, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 
@@ -40,6 +43,23 @@ class LeadAdmin(FSMAdminMixin, SimpleHistoryAdmin):
             return False
         self.message_user(request, f"{transition_name} done.", level=messages.SUCCESS)
         return True
+
+
+class ScoringModelActivationAdmin(ScoringModelAdmin):
+    """Scoring models with the activation action, which runs the flow (rescoring can make MQLs)."""
+
+    actions = ["activate_selected"]
+
+    @admin.action(description="Activate (retire the segment's current model, rescore its leads)")
+    def activate_selected(self, request, queryset):
+        for model in queryset:
+            model, job = scoring_flow.scoring_model_activate(model=model, actor=request.user,
+                                                             note=f"activated in admin by {request.user}")
+            messages.info(request, f"{model} active; rescoring {job.total} leads ({job.status}).")
+
+
+admin.site.unregister(ScoringModel)
+admin.site.register(ScoringModel, ScoringModelActivationAdmin)
 
 
 @admin.register(Notification)

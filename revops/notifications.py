@@ -132,10 +132,6 @@ def retry_due_webhooks(*, now=None, batch: int = 100) -> int:
     return sum(attempt_delivery(delivery_id=pk, now=now) for pk in due)
 
 
-def retry_due_webhooks_task():
-    return retry_due_webhooks()
-
-
 def _text(event: str, payload) -> str:
     if isinstance(payload, dict) and payload.get("text"):
         return str(payload["text"])

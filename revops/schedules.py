@@ -15,7 +15,7 @@ MANAGED_PREFIX = "revops-"
 
 # Cross-app jobs owned by revops itself.
 SCHEDULES: dict[str, tuple[str, str, int | None]] = {
-    "revops-webhook-retry": ("revops.notifications.retry_due_webhooks_task", "I", 1),
+    "revops-webhook-retry": ("revops.jobs.retry_webhooks", "I", 1),
 }
 
 

@@ -4,5 +4,5 @@ Upserted by ``manage.py sync_schedules`` (never at import). One sweeper for ever
 """
 
 SCHEDULES: dict[str, tuple[str, str, int | None]] = {
-    "revops-sla-sweep": ("routing.tasks.sweep_sla", "I", 1),  # django_q Schedule.MINUTES == "I"
+    "revops-sla-sweep": ("revops.jobs.sweep_sla", "I", 1),  # django_q Schedule.MINUTES == "I"
 }

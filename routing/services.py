@@ -246,7 +246,7 @@ def _enqueue_on_commit(messages: list[dict]) -> None:
     def enqueue():
         from django_q.tasks import async_task
 
-        async_task("routing.tasks.deliver_notifications", messages=messages)
+        async_task("revops.jobs.deliver_notifications", messages=messages)
 
     transaction.on_commit(enqueue)
 

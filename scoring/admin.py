@@ -14,7 +14,6 @@ class ScoringModelAdmin(SimpleHistoryAdmin):
     list_filter = ["status", "segment"]
     search_fields = ["name"]
     readonly_fields = ["version", "status", "approved_by", "activated_at", "retired_at", "created_by"]
-    actions = ["activate_selected"]
 
     def save_model(self, request, obj, form, change):
         """Creating goes through the service (a draft, next version); editing an active or retired
@@ -29,13 +28,6 @@ class ScoringModelAdmin(SimpleHistoryAdmin):
         if result.pk != original.pk:
             obj.pk = result.pk
             messages.info(request, f"Saved as a new draft: {result}.")
-
-    @admin.action(description="Activate (retire the segment's current model, rescore its leads)")
-    def activate_selected(self, request, queryset):
-        for model in queryset:
-            model, job = services.scoring_model_activate(model=model, actor=request.user,
-                                                         note=f"activated in admin by {request.user}")
-            messages.info(request, f"{model} active; rescoring {job.total} leads ({job.status}).")
 
 
 @admin.register(ScoreChange)

@@ -100,22 +100,6 @@ class ScoringModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         model = services.scoring_model_update(model=model, actor=request.user, **changes)
         return Response(ScoringModelSerializer(model).data)
 
-    @extend_schema(request=ActivateInSerializer, responses={
-        200: ActivatedSerializer, 400: OpenApiResponse(description="invalid or already active"),
-        403: OpenApiResponse(description="not a manager"), 404: OpenApiResponse(description="unknown model")})
-    @action(detail=True, methods=["post"])
-    def activate(self, request, pk=None):
-        """Make this the one active model of its segment; its leads are rescored (large segments in the
-        background: follow ``rescore_job``)."""
-        self._require_configure()
-        model = get_object_or_404(ScoringModel, pk=pk)
-        payload = ActivateInSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        model, job = services.scoring_model_activate(model=model, actor=request.user,
-                                                     note=payload.validated_data["note"])
-        model.rescore_job = job
-        return Response(ActivatedSerializer(model).data)
-
     @extend_schema(parameters=[OpenApiParameter("lead", int, required=True)], responses={
         200: OpenApiResponse(description="the lead scored by this model (nothing stored)"),
         400: OpenApiResponse(description="lead missing"), 404: OpenApiResponse(description="unknown")})

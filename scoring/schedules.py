@@ -2,5 +2,5 @@
 
 SCHEDULES: dict[str, tuple[str, str, int | None]] = {
     # Time moves scores: decay and inactivity rules are re-applied once a day (set-based).
-    "revops-scoring-daily-decay": ("scoring.tasks.rescore_decayed_leads", "D", None),
+    "revops-scoring-daily-decay": ("revops.jobs.rescore_decayed_leads", "D", None),
 }

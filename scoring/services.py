@@ -74,12 +74,12 @@ def scoring_model_update(*, model: ScoringModel, actor=None, **changes: Any) -> 
 
 
 @transaction.atomic
-def scoring_model_activate(*, model: ScoringModel, actor=None, note: str = "",
-                           inline_limit: int = INLINE_RESCORE_LIMIT) -> tuple[ScoringModel, RescoreJob]:
-    """Make ``model`` the one active model of its segment (retiring the previous one) and rescore.
+def scoring_model_activate(*, model: ScoringModel, actor=None, note: str = "") -> tuple[ScoringModel, RescoreJob]:
+    """Make ``model`` the one active model of its segment (retiring the previous one) and queue the
+    rescoring of its segment as a ``RescoreJob``.
 
-    The segment's leads are rescored set-based in batches: inline for small segments, otherwise by a
-    django-q2 job enqueued on commit whose progress is stored on the returned ``RescoreJob``.
+    Running the job can make MQLs, which routing hands off: ``revops.flows.scoring`` runs it
+    (inline for small segments, in the background otherwise). Call that flow, not this service alone.
     """
     model = ScoringModel.objects.select_for_update().get(pk=model.pk)
     now = timezone.now()
@@ -100,13 +100,6 @@ def scoring_model_activate(*, model: ScoringModel, actor=None, note: str = "",
     total = selectors.lead_ids_for_segment(model.segment).count()
     job = RescoreJob.objects.create(scoring_model=model, segment=model.segment, total=total,
                                     trigger=ScoreChange.Trigger.ACTIVATION)
-    if total > inline_limit:
-        transaction.on_commit(lambda: _enqueue("scoring.tasks.rescore_job_run", job_id=job.pk))
-    else:
-        from .tasks import rescore_job_run
-
-        rescore_job_run(job_id=job.pk)
-        job.refresh_from_db()
     return model, job
 
 
@@ -499,7 +492,7 @@ def _alert_buying_committee(*, engaged: dict[int, int], at) -> None:
                        "engaged_contacts": count, "at": at.isoformat(),
                        "text": f"Buying committee: {count} contacts of {account['name']} engaged in 30 days"})
     # One task for all the alerts of this transaction: each enqueue is a commit of its own.
-    transaction.on_commit(lambda: _enqueue("scoring.tasks.send_buying_committee_alerts", alerts=alerts))
+    transaction.on_commit(lambda: _enqueue("revops.jobs.send_buying_committee_alerts", alerts=alerts))
 
 
 def _enqueue(func_path: str, **kwargs: Any) -> None:

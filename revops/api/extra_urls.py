@@ -1,6 +1,6 @@
 from django.urls import path
 
-from revops.api import dashboards, deals, events, metrics, work
+from revops.api import dashboards, deals, events, metrics, scoring_models, work
 from revops.api.auth import TokenView
 
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     *deals.urlpatterns,
     *metrics.urlpatterns,
     *dashboards.urlpatterns,
+    *scoring_models.urlpatterns,
 ]

@@ -116,7 +116,7 @@ def test_stale_notifications_go_out_once_per_batch(ae, manager, django_capture_o
 
 
 def test_task_entry_point_uses_the_clock(ae):
-    from pipeline.tasks import sweep_stale_deals_task
+    from revops.jobs import sweep_stale_deals_task
 
     _stale_deals(2, ae.user)
     assert sweep_stale_deals_task(now=(T0 + dt.timedelta(days=11)).isoformat())["owner"] == 2

@@ -116,4 +116,14 @@ def test_gives_up_after_max_attempts_and_unreachable_url_is_logged():
 
 
 def test_retry_schedule_is_declared():
-    assert all_schedules()["revops-webhook-retry"] == ("revops.notifications.retry_due_webhooks_task", "I", 1)
+    assert all_schedules()["revops-webhook-retry"] == ("revops.jobs.retry_webhooks", "I", 1)
+
+
+def test_every_declared_schedule_names_an_importable_job():
+    from django.utils.module_loading import import_string
+
+    schedules = all_schedules()
+    assert set(schedules) == {"revops-webhook-retry", "revops-recycling-sweep", "revops-scoring-daily-decay",
+                              "revops-sla-sweep", "revops-stale-deals"}
+    for func, _type, _minutes in schedules.values():
+        assert callable(import_string(func)), func

@@ -1,5 +1,6 @@
 """Scoring test helpers: models built from JSON and activated through the service."""
 
+from revops.flows import scoring as scoring_flow
 from scoring import services
 from scoring.models import ScoringModel
 
@@ -25,5 +26,5 @@ def model_data(**overrides):
 
 def active_model(**overrides) -> ScoringModel:
     model = services.scoring_model_create(**model_data(**overrides))
-    model, _ = services.scoring_model_activate(model=model, note="test")
+    model, _ = scoring_flow.scoring_model_activate(model=model, note="test")
     return model

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from leads.models import EngagementEvent, Lead
 from pipeline.models import Deal
+from revops.flows import scoring as scoring_flow
 from revops.flows.events import event_ingest
 from revops.models import Notification
 from scoring import services
@@ -72,7 +73,7 @@ def test_activation_retires_the_previous_model_and_rescores_the_segment():
     lead = vp_lead()
     before = ScoringModel.objects.get(segment="default", status="active")
     model = services.scoring_model_create(**model_data())
-    model, job = services.scoring_model_activate(model=model, note="Q3 recalibration")
+    model, job = scoring_flow.scoring_model_activate(model=model, note="Q3 recalibration")
     before.refresh_from_db()
     assert (before.status, model.status, model.approval_note) == ("retired", "active", "Q3 recalibration")
     assert (job.status, job.total, job.processed) == ("done", Lead.objects.count(), Lead.objects.count())
@@ -102,7 +103,7 @@ def test_large_segment_rescoring_runs_as_a_background_job(django_capture_on_comm
         vp_lead()
     model = services.scoring_model_create(**model_data())
     with django_capture_on_commit_callbacks(execute=True):
-        model, job = services.scoring_model_activate(model=model, inline_limit=1)
+        model, job = scoring_flow.scoring_model_activate(model=model, inline_limit=1)
     assert job.status == "queued"  # returned before the job ran: the model is active already
     job.refresh_from_db()
     assert (job.status, job.processed, job.total) == ("done", 3, 3)
@@ -239,7 +240,7 @@ def test_account_score_and_buying_committee_alert_once(django_capture_on_commit_
 
 
 def test_daily_decay_rescoring_lowers_scores_but_never_demotes_an_mql():
-    from scoring.tasks import rescore_decayed_leads
+    from revops.jobs import rescore_decayed_leads
 
     active_model()
     lead = vp_lead()
