@@ -403,6 +403,18 @@ def _skipped(old: str, to: str) -> list[str]:
 # ---- closing helpers used by revops.flows.deals ----------------------------------------------------
 
 
+def task_complete(*, task: Task, actor, at=None) -> Task:
+    """Mark a task done once (a second click or a retried request changes nothing); recorded in history."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        if task.completed_at is None:
+            task.completed_at = at
+            record_change(task, actor=actor, reason="completed")
+            task.save(update_fields=["completed_at", "updated_at"])
+    return task
+
+
 def task_create_once(*, kind: str, title: str, owner_id, due_at, dedupe_key: str, deal: Deal | None = None,
                      lead=None) -> Task:
     """Create a task unless one with ``dedupe_key`` exists (a retried handoff finds the one it made)."""

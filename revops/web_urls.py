@@ -18,6 +18,7 @@ web = ([
 lead_pages = ([
     path("", leads.queue, name="queue"),
     path("tasks/", leads.my_tasks, name="tasks"),
+    path("tasks/<int:task_id>/done/", leads.task_done, name="task-done"),
     path("leads/<int:lead_id>/", leads.lead_detail, name="detail"),
     path("leads/<int:lead_id>/activities/", leads.lead_log_activity, name="log-activity"),
     path("leads/<int:lead_id>/accept/", leads.lead_accept, name="accept"),

@@ -1,5 +1,7 @@
 """API for a rep's work: tasks, a lead's routing and SLA, logged activities, routing dry runs."""
 
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -10,6 +12,7 @@ from rest_framework.views import APIView
 from leads import access
 from leads.selectors import lead_get_for
 from pipeline.models import Activity, Task
+from pipeline.services import task_complete
 from routing import selectors as routing_selectors
 from routing import services as routing_services
 
@@ -201,14 +204,31 @@ class LeadRoutingDryRunView(APIView):
         return Response(body)
 
 
-urlpatterns: list = [
-    path("leads/<int:lead_id>/routing/", LeadRoutingView.as_view(), name="lead-routing"),
-    path("leads/<int:lead_id>/routing/dry-run/", LeadRoutingDryRunView.as_view(), name="lead-routing-dry-run"),
-    path("leads/<int:lead_id>/sla/", LeadSlaView.as_view(), name="lead-sla"),
-    path("leads/<int:lead_id>/activities/", LeadActivityView.as_view(), name="lead-activities"),
-]
+
+
+class TaskCompleteView(APIView):
+    """POST /tasks/{id}/complete/: mark one of your tasks done (idempotent)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: TaskSerializer, 403: OpenApiResponse(description="not yours"),
+                                            404: OpenApiResponse(description="unknown task")})
+    def post(self, request, task_id: int):
+        task = get_object_or_404(Task, pk=task_id)
+        if not access.restrict_by_owner(Task.objects.filter(pk=task.pk), request.user).exists():
+            raise PermissionDenied("This task belongs to someone else.")
+        return Response(TaskSerializer(task_complete(task=task, actor=request.user)).data)
 
 
 def register(router):
     """Add viewsets to the /api/v1/ router."""
     router.register("tasks", TaskViewSet, basename="task")
+
+
+urlpatterns: list = [
+    path("leads/<int:lead_id>/routing/", LeadRoutingView.as_view(), name="lead-routing"),
+    path("leads/<int:lead_id>/routing/dry-run/", LeadRoutingDryRunView.as_view(), name="lead-routing-dry-run"),
+    path("leads/<int:lead_id>/sla/", LeadSlaView.as_view(), name="lead-sla"),
+    path("leads/<int:lead_id>/activities/", LeadActivityView.as_view(), name="lead-activities"),
+    path("tasks/<int:task_id>/complete/", TaskCompleteView.as_view(), name="task-complete"),
+]

@@ -6,7 +6,7 @@ Views stay thin: parse with a form, call one service or selector, render. Writes
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from leads.forms import AcceptForm, RejectForm
 from leads.selectors import lead_get_for, lead_history
+from pipeline.services import task_complete
 from revops.forms import ActivityForm, ConvertForm
 from revops.views import actions
 from revops.views.selectors import queue_for, sla_state, tasks_for
@@ -167,3 +168,15 @@ def my_tasks(request):
     for task in tasks:
         task.state = sla_state(due=task.due_at, now=now) if task.due_at else "none"
     return render(request, "leads/tasks.html", {"tasks": tasks, "now": now})
+
+
+@login_required
+@require_POST
+def task_done(request, task_id: int):
+    """Mark one of my tasks done (the same service as the API); the list shows what is still open."""
+    task = tasks_for(user=request.user, include_done=True).filter(pk=task_id).first()
+    if task is None:
+        raise PermissionDenied("Not your task.")
+    task_complete(task=task, actor=request.user)
+    messages.success(request, f"Done: {task.title}")
+    return redirect(reverse("leads:tasks"))
