@@ -202,12 +202,19 @@ class Command(BaseCommand):
 
     def _events(self, rng, now):
         rows = []
-        for lead in Lead.objects.filter(email__contains="@demo-account-").only("id", "created_at").order_by("id"):
+        leads = Lead.objects.filter(email__contains="@demo-account-").only("id", "created_at", "mql_at")
+        for lead in leads.order_by("id"):
             for n in range(rng.randint(0, 8)):
                 occurred = lead.created_at + (now - lead.created_at) * rng.random()
                 rows.append(EngagementEvent(
                     lead_id=lead.id, type=rng.choice(EVENT_TYPES), occurred_at=occurred,
                     idempotency_key=f"demo-{lead.id}-{n}", properties={"source": "demo"}))
+            if lead.mql_at:
+                # The hand-raise that made the lead an MQL, so its score explains its stage.
+                for offset, kind in ((timedelta(minutes=20), "pricing_page_view"), (timedelta(0), "demo_request")):
+                    rows.append(EngagementEvent(
+                        lead_id=lead.id, type=kind, occurred_at=lead.mql_at - offset,
+                        idempotency_key=f"demo-{lead.id}-{kind}", properties={"source": "demo"}))
         EngagementEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
 
     def _deals(self, rng, now):
