@@ -19,6 +19,8 @@ from leads.recycling import lead_reject
 from leads.services import lead_transition
 from pipeline.services import deal_create
 from routing.services import lead_opportunity_created, lead_sla_close, lead_sql_handoff
+from scoring.models import ScoreChange
+from scoring.services import lead_rescore
 
 
 def _locked(lead: Lead) -> Lead:
@@ -54,18 +56,10 @@ def lead_reject_with_code(*, lead: Lead, actor, reason_code: str, contract_renew
     at = at or timezone.now()
     lead = _locked(lead)
     lead_reject(lead=lead, reason_code=code, at=at, actor=actor, contract_renewal_date=contract_renewal_date)
-    _rescore(lead=lead, at=at, actor=actor)
+    # Earlier events stop counting: the stored scores follow at once (engagement 0, fit kept).
+    lead_rescore(lead=lead, at=at, trigger=ScoreChange.Trigger.MANUAL, actor=actor)
     lead_sla_close(lead=lead, at=at)
     return lead
-
-
-def _rescore(*, lead: Lead, at, actor) -> None:
-    """Recompute the stored scores now that earlier events stop counting."""
-    from scoring import services as scoring_services
-
-    rescore = getattr(scoring_services, "lead_rescore", None)
-    if rescore is not None:
-        rescore(lead=lead, at=at, actor=actor)
 
 
 @transaction.atomic
