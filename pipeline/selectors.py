@@ -153,3 +153,26 @@ def pipeline_metrics(*, start: dt.date | None = None, end: dt.date | None = None
         "coverage": round(float(pipeline_value) / float(quota), 2) if quota else None,
         "win_rate_by_source": by_source,
     }
+
+
+def approvals_decidable_by(*, user) -> QuerySet[Approval]:
+    """Pending approvals ``user`` may decide, in one query: the set form of ``services.can_decide``."""
+    pending = Approval.objects.filter(state=Approval.State.PENDING)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return pending.none()
+    if user.is_superuser:
+        return pending
+    groups = set(user.groups.values_list("name", flat=True))
+    allowed = Q(pk__in=[])
+    tiers = [tier for tier, role in Approval.APPROVER_ROLE.items() if tier != Approval.Tier.MANAGER and role in groups]
+    if tiers:
+        allowed |= Q(tier__in=tiers)
+    if "VP Sales" in groups:
+        allowed |= Q(tier=Approval.Tier.MANAGER)
+    rep = access.rep_of(user)
+    if rep is not None and rep.active and rep.role == "manager":
+        mine = Q(deal__owner__rep__manager_id=rep.pk)
+        if rep.team_id is not None:
+            mine |= Q(deal__owner__rep__team_id=rep.team_id)
+        allowed |= Q(tier=Approval.Tier.MANAGER) & mine
+    return pending.filter(allowed)

@@ -102,16 +102,8 @@ def board_for(*, user) -> list[dict]:
 
 
 def approvals_inbox_for(*, user, limit: int = 100) -> list:
-    """Pending approvals this user may decide (pipeline.services.can_decide per row, at most ``limit``)."""
-    from pipeline.models import Approval
-    from pipeline.services import can_decide
+    """Pending approvals this user may decide, oldest first (one query whatever their number)."""
+    from pipeline.selectors import approvals_decidable_by
 
-    pending = (Approval.objects.filter(state=Approval.State.PENDING)
-               .select_related("deal", "deal__owner", "requested_by").order_by("created_at", "id")[:limit * 5])
-    inbox = []
-    for approval in pending:
-        if can_decide(user=user, approval=approval):
-            inbox.append(approval)
-        if len(inbox) >= limit:
-            break
-    return inbox
+    return list(approvals_decidable_by(user=user).select_related("deal", "deal__owner", "requested_by")
+                .order_by("created_at", "id")[:limit])

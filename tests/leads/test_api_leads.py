@@ -80,10 +80,10 @@ def test_list_runs_a_fixed_number_of_queries(django_assert_num_queries):
     rep = factories.RepFactory()
     client = as_user(rep.user)
     factories.LeadFactory.create_batch(3, owner=rep.user)
-    with django_assert_num_queries(2) as few:
-        client.get("/api/v1/leads/")
+    with django_assert_num_queries(2):  # the count and the page
+        assert len(client.get("/api/v1/leads/").json()["results"]) == 3
     factories.LeadFactory.create_batch(40, owner=rep.user)
-    with django_assert_num_queries(len(few.captured_queries)):
+    with django_assert_num_queries(2):
         assert len(client.get("/api/v1/leads/").json()["results"]) == 43
 
 

@@ -374,3 +374,27 @@ def test_admin_stage_button_runs_the_service(admin_user, client):
     assert client.get("/admin/pipeline/deal/").status_code == 200
     assert client.get(f"/admin/pipeline/deal/{deal.pk}/change/").status_code == 200
     assert client.get("/admin/pipeline/approval/").status_code == 200
+
+
+def test_decidable_approvals_match_can_decide_in_a_fixed_number_of_queries(ae, manager,
+                                                                           django_assert_num_queries):
+    from pipeline.selectors import approvals_decidable_by
+    from pipeline.services import can_decide
+
+    for terms in ({"discount_percent": Decimal("15")}, {"discount_percent": Decimal("25")},
+                  {"discount_percent": Decimal("45")}, {"term_months": 24}):
+        _to_proposal(ae, **terms)
+    vp, desk, outsider = factories.UserFactory(), factories.UserFactory(), factories.UserFactory()
+    vp.groups.add(Group.objects.get(name="VP Sales"))
+    desk.groups.add(Group.objects.get(name="Deal Desk"))
+    pending = list(Approval.objects.filter(state="pending"))
+    for user in (manager.user, vp, desk, outsider, ae.user):
+        expected = sorted(a.pk for a in pending if can_decide(user=user, approval=a))
+        assert sorted(approvals_decidable_by(user=user).values_list("pk", flat=True)) == expected
+    assert sorted(approvals_decidable_by(user=vp).values_list("tier", flat=True)) == ["manager", "vp"]
+    with django_assert_num_queries(2):  # the user's groups, then the approvals
+        assert len(list(approvals_decidable_by(user=manager.user))) == 1
+    for _ in range(5):
+        _to_proposal(ae, discount_percent=Decimal("15"))
+    with django_assert_num_queries(2):
+        assert len(list(approvals_decidable_by(user=manager.user))) == 6
