@@ -98,14 +98,6 @@ class ReasonCode(BaseModel):
         return f"{self.code} {self.reason}"
 
 
-class LeadQuerySet(models.QuerySet):
-    def owned_by(self, user):
-        return self.filter(owner=user)
-
-    def open_mqls(self):
-        return self.filter(lifecycle_stage=Lead.Stage.MQL)
-
-
 def _has_identity(lead) -> bool:
     return bool(lead.email and (lead.first_name or lead.last_name) and lead.account_id)
 
@@ -205,7 +197,6 @@ class Lead(ConcurrentTransitionMixin, BaseModel):
     first_customer_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_engaged_at = models.DateTimeField(null=True, blank=True)
 
-    objects = LeadQuerySet.as_manager()
     history = history()
 
     class Meta:

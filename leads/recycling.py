@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from .models import EngagementEvent, Lead, NurtureEnrollment, ReasonCode
-from .services import _enqueue, lead_transition, nurture_set_state, record_change
+from .services import enqueue_on_commit, lead_transition, nurture_set_state, record_change
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ def _enroll_recycling(*, lead: Lead, at: datetime, active: bool, actor=None) -> 
     enrollment.save()
     payload = [{"lead": lead.pk, "email": lead.email, "sequence": enrollment.sequence, "state": enrollment.state,
                 "cadence_days": enrollment.cadence_days}]
-    transaction.on_commit(lambda: _enqueue("revops.notifications.send_webhook", event="nurture.changed",
-                                           payload=payload, dedupe_key=f"nurture-{enrollment.pk}-enrolled"))
+    enqueue_on_commit("revops.notifications.send_webhook", event="nurture.changed", payload=payload,
+                      dedupe_key=f"nurture-{enrollment.pk}-enrolled")
     return enrollment
 
 
@@ -146,9 +146,8 @@ def sweep_recycle_dates(*, now: datetime, batch: int = BATCH) -> int:
                 record_change(enrollment, actor=None, reason="re-engagement date reached")
                 enrollment.save()
                 payload = [{"lead": lead_id, "sequence": enrollment.sequence, "state": enrollment.state}]
-                transaction.on_commit(lambda p=payload, e=enrollment.pk: _enqueue(
-                    "revops.notifications.send_webhook", event="nurture.changed", payload=p,
-                    dedupe_key=f"nurture-{e}-resumed"))
+                enqueue_on_commit("revops.notifications.send_webhook", event="nurture.changed", payload=payload,
+                                  dedupe_key=f"nurture-{enrollment.pk}-resumed")
             started += 1
     return started
 

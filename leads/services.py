@@ -247,13 +247,18 @@ def nurture_set_state(*, lead: Lead, state: str, actor=None, sequences=None) -> 
         payload = [
             {"lead": lead.pk, "email": lead.email, "sequence": e.sequence, "state": e.state} for e in changed
         ]
-        transaction.on_commit(
-            lambda: _enqueue("revops.notifications.send_webhook", event="nurture.changed", payload=payload)
-        )
+        # The key names each enrollment's new state and time, so a retried job tells the tool once.
+        key = "nurture:" + ",".join(f"{e.pk}:{e.state}:{e.updated_at.isoformat()}" for e in changed)
+        enqueue_on_commit("revops.notifications.send_webhook", event="nurture.changed", payload=payload,
+                          dedupe_key=key[:200])
     return changed
 
 
-def _enqueue(func_path: str, **kwargs: Any) -> None:
+def enqueue_on_commit(func_path: str, **kwargs: Any) -> None:
+    """Run the django-q2 job ``func_path`` (a dotted path) once the transaction commits.
+
+    A rolled-back change never notifies; apps name jobs by path, so none imports the layer above.
+    """
     from django_q.tasks import async_task
 
-    async_task(func_path, **kwargs)
+    transaction.on_commit(lambda: async_task(func_path, **kwargs))

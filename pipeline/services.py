@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leads import access
-from leads.services import record_change
+from leads.services import enqueue_on_commit, record_change
 
 from .models import (
     OPEN_ORDER,
@@ -48,14 +48,6 @@ ACTIVE_FROM_PROPOSAL = ("proposal", "negotiation")
 
 
 
-def _enqueue(func_path: str, **kwargs: Any) -> None:
-    from django_q.tasks import async_task
-
-    async_task(func_path, **kwargs)
-
-
-def notify_on_commit(func_path: str, **kwargs: Any) -> None:
-    transaction.on_commit(lambda: _enqueue(func_path, **kwargs))
 
 
 def _user(actor):
@@ -132,7 +124,7 @@ def deal_create(*, name: str, actor=None, at=None, **fields: Any) -> Deal:
     deal.save()
     DealStageChange.objects.create(deal=deal, stage=deal.stage, entered_at=at, actor=_user(actor),
                                    reason="created")
-    notify_on_commit("revops.notifications.send_webhook", event="deal.created",
+    enqueue_on_commit("revops.notifications.send_webhook", event="deal.created",
                       payload=_payload(deal), dedupe_key=f"deal:{deal.pk}:created")
     return deal
 
@@ -257,7 +249,7 @@ def deal_request_approvals(*, deal: Deal, actor=None, at=None) -> list[Approval]
         Deal.objects.filter(pk=deal.pk).update(needs_approval=needs)
         deal.needs_approval = needs
     if created:
-        notify_on_commit("revops.notifications.send_webhook", event="deal.approval_requested",
+        enqueue_on_commit("revops.notifications.send_webhook", event="deal.approval_requested",
                           payload={**_payload(deal), "approvals": [
                               {"id": a.pk, "tier": a.tier, "approver_role": a.approver_role,
                                "exception": a.exception, "text": a.exception_text} for a in created]},
@@ -327,7 +319,7 @@ def approval_decide(*, deal: Deal, actor, approve: bool, approval_id=None, tier:
     if deal.needs_approval != needs:
         Deal.objects.filter(pk=deal.pk).update(needs_approval=needs)
         deal.needs_approval = needs
-    notify_on_commit("revops.notifications.send_webhook",
+    enqueue_on_commit("revops.notifications.send_webhook",
                       event="deal.approval_" + ("approved" if approve else "rejected"),
                       payload={**_payload(deal), "approval": approval.pk, "tier": approval.tier, "note": note},
                       dedupe_key=f"approval:{approval.pk}:{approval.state}")
@@ -383,12 +375,12 @@ def deal_transition(*, deal: Deal, to: str, actor=None, reason: str = "", fields
     if to == "proposal":
         # Seed 001: entering Proposal alerts the deal desk for large ACV / non-standard terms.
         deal_request_approvals(deal=deal, actor=actor, at=at)
-    notify_on_commit("revops.notifications.send_webhook", event="deal.stage_changed",
+    enqueue_on_commit("revops.notifications.send_webhook", event="deal.stage_changed",
                       payload={**_payload(deal), "from": old, "to": to, "skipped": skipped, "backward": backward,
                                "reason": reason},
                       dedupe_key=f"deal:{deal.pk}:stage:{old}:{to}:{at.isoformat()}")
     if skipped:
-        notify_on_commit("revops.jobs.alert_stage_skipped", deal_id=deal.pk, skipped=skipped,
+        enqueue_on_commit("revops.jobs.alert_stage_skipped", deal_id=deal.pk, skipped=skipped,
                           from_stage=old, to_stage=to, at=at.isoformat())
     return deal
 
@@ -520,7 +512,7 @@ def sweep_stale_deals(*, now, batch_size: int = 1000) -> dict[str, int]:
                     break
                 _insert_stale_tasks(token=token, step=step, now=now)
                 # One notification job per batch, not per deal.
-                notify_on_commit("revops.jobs.notify_stale_batch", deal_ids=rows, step=step, token=token)
+                enqueue_on_commit("revops.jobs.notify_stale_batch", deal_ids=rows, step=step, token=token)
             result[step] += len(rows)
             if len(rows) < batch_size:
                 break

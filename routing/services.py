@@ -20,7 +20,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from leads.models import Lead
-from leads.services import record_change
+from leads.services import enqueue_on_commit, record_change
 from pipeline.models import Activity, Task
 
 from . import engine, selectors
@@ -240,15 +240,8 @@ def _assignment_payload(lead: Lead, assignment: Assignment, event: str, due, *,
 
 def _enqueue_on_commit(messages: list[dict]) -> None:
     """One django-q2 task per commit delivers a whole list of deduped notifications."""
-    if not messages:
-        return
-
-    def enqueue():
-        from django_q.tasks import async_task
-
-        async_task("revops.jobs.deliver_notifications", messages=messages)
-
-    transaction.on_commit(enqueue)
+    if messages:
+        enqueue_on_commit("revops.jobs.deliver_notifications", messages=messages)
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from leads.models import EmailDomainKind, Lead
-from leads.services import record_change
+from leads.services import enqueue_on_commit, record_change
 
 from . import engine, selectors
 from .models import AccountScore, RescoreJob, ScoreChange, ScoringModel
@@ -492,10 +492,4 @@ def _alert_buying_committee(*, engaged: dict[int, int], at) -> None:
                        "engaged_contacts": count, "at": at.isoformat(),
                        "text": f"Buying committee: {count} contacts of {account['name']} engaged in 30 days"})
     # One task for all the alerts of this transaction: each enqueue is a commit of its own.
-    transaction.on_commit(lambda: _enqueue("revops.jobs.send_buying_committee_alerts", alerts=alerts))
-
-
-def _enqueue(func_path: str, **kwargs: Any) -> None:
-    from django_q.tasks import async_task
-
-    async_task(func_path, **kwargs)
+    enqueue_on_commit("revops.jobs.send_buying_committee_alerts", alerts=alerts)

@@ -6,7 +6,6 @@ Views stay thin: each parses input with a serializer and calls one service, sele
 """
 
 from django.core.exceptions import PermissionDenied
-from django.urls import path  # noqa: F401
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -17,8 +16,6 @@ from leads.models import Account, Lead
 from pipeline import selectors, services
 from pipeline.models import REQUIRED_FIELDS, Approval, Deal, DealStageChange
 from revops.flows.deals import deal_move
-
-urlpatterns: list = []
 
 R400 = OpenApiResponse(description="bad input: names the field (or missing_fields)")
 R403 = OpenApiResponse(description="not yours / not your role")

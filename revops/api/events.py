@@ -62,7 +62,3 @@ urlpatterns: list = [
     path("events/", EventView.as_view(), name="event-create"),
     path("events/bulk/", EventBulkView.as_view(), name="event-bulk"),
 ]
-
-
-def register(router):
-    """Events are plain APIViews (see ``urlpatterns``); nothing goes on the router."""

@@ -54,7 +54,3 @@ class SpeedToLeadView(APIView):
 urlpatterns: list = [
     path("metrics/speed-to-lead/", SpeedToLeadView.as_view(), name="metrics-speed-to-lead"),
 ]
-
-
-def register(router):
-    """Add viewsets to the /api/v1/ router."""

@@ -2,9 +2,8 @@
 
 from rest_framework.routers import DefaultRouter
 
-import pipeline.api
 import scoring.api
-from revops.api import deals, events, metrics, work
+from revops.api import deals, work
 from revops.api.leads import LeadViewSet
 from routing.api import RepViewSet, TeamViewSet, TerritoryViewSet
 
@@ -13,5 +12,5 @@ router.register("leads", LeadViewSet, basename="lead")
 router.register("teams", TeamViewSet, basename="team")
 router.register("reps", RepViewSet, basename="rep")
 router.register("territories", TerritoryViewSet, basename="territory")
-for module in (scoring.api, pipeline.api, events, work, deals, metrics):
+for module in (scoring.api, work, deals):
     module.register(router)

@@ -20,9 +20,9 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from leads.models import Lead, NurtureEnrollment
-from leads.services import lead_transition, nurture_set_state
+from leads.services import enqueue_on_commit, lead_transition, nurture_set_state
 from pipeline.models import Deal, Task
-from pipeline.services import deal_set_cs_owner, deal_transition, notify_on_commit, task_create_once
+from pipeline.services import deal_set_cs_owner, deal_transition, task_create_once
 from routing import engine as routing_engine
 from routing import selectors as routing_selectors
 from routing.calendar import BusinessCalendar, add_business_time
@@ -120,11 +120,11 @@ def deal_close_won(*, deal: Deal, actor=None, reason: str = "", fields: dict | N
                                 owner_id=cs_rep.pk, due_at=due, dedupe_key=f"deal:{deal.pk}:kickoff",
                                 deal=deal, lead=deal.lead)
         if cs_rep.user.email:
-            notify_on_commit("revops.notifications.send_email", to=cs_rep.user.email,
+            enqueue_on_commit("revops.notifications.send_email", to=cs_rep.user.email,
                               subject=f"New customer: {deal.name}",
                               body=f"You own the onboarding of {deal.name}. Kickoff due {due:%Y-%m-%d %H:%M %Z}.",
                               event="deal.cs_handoff", dedupe_key=f"deal:{deal.pk}:cs_handoff")
-    notify_on_commit("revops.notifications.send_webhook", event="deal.closed_won",
+    enqueue_on_commit("revops.notifications.send_webhook", event="deal.closed_won",
                       payload={"deal": deal.pk, "name": deal.name, "amount": str(deal.amount),
                                "account": deal.account_id, "owner": deal.owner_id,
                                "cs_owner": cs_rep.pk if cs_rep else None, "customers": customers,
@@ -152,7 +152,7 @@ def deal_close_lost(*, deal: Deal, actor=None, reason: str = "", fields: dict | 
         task = task_create_once(kind=Task.Kind.POST_MORTEM, title=f"Log post-mortem: {deal.name} ({loss})",
                                 owner_id=deal.owner_id, due_at=_business_days(at, POST_MORTEM_BUSINESS_DAYS, team),
                                 dedupe_key=f"deal:{deal.pk}:post_mortem", deal=deal, lead=deal.lead)
-    notify_on_commit("revops.notifications.send_webhook", event="deal.closed_lost",
+    enqueue_on_commit("revops.notifications.send_webhook", event="deal.closed_lost",
                       payload={"deal": deal.pk, "name": deal.name, "loss_reason": deal.loss_reason,
                                "competitor": deal.competitor, "recycled": recycled,
                                "post_mortem_task": task.pk if task else None},

@@ -22,10 +22,9 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django_q.tasks import async_task
 
 from leads.models import EngagementEvent, Lead
-from leads.services import lead_transition, lead_upsert, normalise_email
+from leads.services import enqueue_on_commit, lead_transition, lead_upsert, normalise_email
 from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
 from scoring.engine import DISENGAGEMENT_TYPES
@@ -122,8 +121,7 @@ def lead_qualify_if_ready(*, lead: Lead, at, trigger: str, actor=None) -> bool:
                "engagement_score": lead.engagement_score, "is_recycled": lead.is_recycled, "trigger": trigger,
                "owner": assignment.rep_id}
     key = f"lead.mql:{lead.pk}:{lead.mql_at.isoformat()}"
-    transaction.on_commit(lambda: async_task("revops.notifications.send_webhook", event="lead.mql",
-                                             payload=payload, dedupe_key=key))
+    enqueue_on_commit("revops.notifications.send_webhook", event="lead.mql", payload=payload, dedupe_key=key)
     return True
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from leads.services import enqueue_on_commit
 from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
 from scoring.models import RescoreJob
@@ -25,17 +26,11 @@ def scoring_model_activate(*, model, actor=None, note: str = "",
     """
     model, job = scoring_services.scoring_model_activate(model=model, actor=actor, note=note)
     if job.total > inline_limit:
-        transaction.on_commit(lambda: _enqueue_rescore(job.pk))
+        enqueue_on_commit("revops.jobs.rescore_job_run", job_id=job.pk)
     else:
         rescore_job_run(job_id=job.pk)
         job.refresh_from_db()
     return model, job
-
-
-def _enqueue_rescore(job_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("revops.jobs.rescore_job_run", job_id=job_id)
 
 
 def rescore_job_run(*, job_id: int) -> int:
